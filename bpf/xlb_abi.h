@@ -154,12 +154,30 @@ struct xlb_backend_stats {
 #define XLB_HC_MARK_TAG_MASK 0xff000000u
 #define XLB_HC_MARK_INDEX_MASK 0x00ffffffu
 
-/* decap: hash of this host's addresses; outer packets to one of them are
- * decapsulated. Value unused (1). */
+/* hc_stats: per-CPU array of the health-probe encapsulation program. */
+enum xlb_hc_counter {
+  XLB_HC_CNT_ENCAPSULATED = 0,
+  XLB_HC_CNT_DROP_UNKNOWN_BACKEND, /* mark names an unused backend entry */
+  XLB_HC_CNT_DROP_NO_CONFIG,
+  XLB_HC_CNT_DROP_ERROR,           /* the kernel refused to grow or write the packet */
+  XLB_HC_CNT_MAX,
+};
+
+/* local_addrs (decap): hash of this host's tunnel endpoint addresses; outer
+ * packets to one of them are decapsulated. Value: __u8, unused (1). */
 struct xlb_local_addr {
   __be32 addr[4];
   __u8 family;
   __u8 pad[3];
+};
+
+/* decap_stats: per-CPU array indexed by reason. */
+enum xlb_decap_counter {
+  XLB_DECAP_CNT_RX = 0,
+  XLB_DECAP_CNT_DECAPSULATED,
+  XLB_DECAP_CNT_PASS,            /* not a tunnel packet for this host */
+  XLB_DECAP_CNT_DROP_MALFORMED,  /* tunnel packet for this host, broken */
+  XLB_DECAP_CNT_MAX,
 };
 
 #endif /* XLB_ABI_H_ */

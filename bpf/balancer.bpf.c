@@ -1,0 +1,265 @@
+/* xlb_balancer (XDP): picks a backend for every packet to a VIP with Maglev
+ * consistent hashing and forwards it IP-in-IP encapsulated. The behaviour,
+ * byte for byte, is specified in docs/dataplane.md. Reads top to bottom as
+ * the packet path: parse, look up the VIP, pick the backend, encapsulate. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/encap.h"
+#include "lib/flow_hash.h"
+#include "lib/icmp.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "xlb_abi.h"
+
+/* Connection entries are refreshed at most this often, so the hot path does
+ * not write a shared cache line on every packet. Idle timeouts are >= 1 s. */
+#define CONN_REFRESH_NS 1000000000ull
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, XLB_DEFAULT_MAX_VIPS);
+  __type(key, struct xlb_vip_key);
+  __type(value, struct xlb_vip_value);
+} vips SEC(".maps");
+
+/* One Maglev ring per VIP index, swapped whole by the agent. */
+struct ring {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __uint(map_flags, BPF_F_INNER_MAP);
+  __type(key, __u32);
+  __type(value, __u32);
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, XLB_DEFAULT_MAX_VIPS);
+  __type(key, __u32);
+  __array(values, struct ring);
+} rings SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, XLB_DEFAULT_MAX_CONNS);
+  __uint(map_flags, BPF_F_NO_COMMON_LRU);
+  __type(key, struct xlb_flow);
+  __type(value, struct xlb_conn);
+} conns SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XLB_CNT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XLB_DEFAULT_MAX_VIPS);
+  __type(key, __u32);
+  __type(value, struct xlb_vip_stats);
+} vip_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XLB_DEFAULT_MAX_BACKENDS);
+  __type(key, __u32);
+  __type(value, struct xlb_backend_stats);
+} backend_stats SEC(".maps");
+
+static __always_inline void count(__u32 reason) {
+  __u64 *c = bpf_map_lookup_elem(&stats, &reason);
+  if (c) *c += 1;
+}
+
+static __always_inline int finish(int action, __u32 reason) {
+  count(reason);
+  return action;
+}
+
+static __always_inline struct xlb_vip_value *lookup_vip(
+    const struct xlb_flow *flow, __be16 port) {
+  struct xlb_vip_key key = {
+      .port = port, .proto = flow->proto, .family = flow->family};
+  __builtin_memcpy(key.addr, flow->dst, sizeof(key.addr));
+  struct xlb_vip_value *vip = bpf_map_lookup_elem(&vips, &key);
+  if (vip || port == 0) return vip;
+  key.port = 0; /* port-wildcard VIP */
+  return bpf_map_lookup_elem(&vips, &key);
+}
+
+static __always_inline __u64 idle_timeout(const struct xlb_config *cfg,
+                                          __u8 proto) {
+  return proto == IPPROTO_TCP ? cfg->tcp_idle_timeout_ns
+                              : cfg->udp_idle_timeout_ns;
+}
+
+/* The backend of an established flow, or 0 if it has none we may trust. */
+static __always_inline __u32 conn_backend(const struct xlb_flow *flow,
+                                          const struct xlb_config *cfg,
+                                          __u64 now, int refresh) {
+  struct xlb_conn *conn = bpf_map_lookup_elem(&conns, flow);
+  if (!conn) {
+    count(XLB_CNT_CONN_MISS);
+    return 0;
+  }
+  __u32 index = conn->backend;
+  struct xlb_backend *be = bpf_map_lookup_elem(&backends, &index);
+  __u64 timeout = idle_timeout(cfg, flow->proto);
+  __u64 idle = now - conn->last_seen_ns;
+  if (!be || be->generation != conn->generation ||
+      (be->state != XLB_BACKEND_UP && be->state != XLB_BACKEND_DRAINING) ||
+      (timeout && idle > timeout)) {
+    count(XLB_CNT_CONN_STALE);
+    return 0;
+  }
+  if (refresh && idle > CONN_REFRESH_NS) conn->last_seen_ns = now;
+  count(XLB_CNT_CONN_HIT);
+  return index;
+}
+
+/* The backend Maglev gives a new flow, or 0 if the VIP has none. */
+static __always_inline __u32 maglev_backend(const struct xlb_vip_value *vip,
+                                            __u32 hash) {
+  __u32 vip_index = vip->index;
+  void *ring = bpf_map_lookup_elem(&rings, &vip_index);
+  if (!ring) return XLB_NO_BACKEND;
+  __u32 slot = xlb_ring_slot(hash, vip->ring_size);
+  __u32 *index = bpf_map_lookup_elem(ring, &slot);
+  return index ? *index : XLB_NO_BACKEND;
+}
+
+static __always_inline void count_forwarded(__u32 vip_index, __u32 be_index,
+                                            __u32 bytes, int new_flow) {
+  struct xlb_vip_stats *vs = bpf_map_lookup_elem(&vip_stats, &vip_index);
+  if (vs) {
+    vs->packets += 1;
+    vs->bytes += bytes;
+    vs->new_flows += new_flow;
+  }
+  struct xlb_backend_stats *bs = bpf_map_lookup_elem(&backend_stats, &be_index);
+  if (bs) {
+    bs->packets += 1;
+    bs->bytes += bytes;
+  }
+}
+
+static __always_inline int drop_no_backend(__u32 vip_index) {
+  struct xlb_vip_stats *vs = bpf_map_lookup_elem(&vip_stats, &vip_index);
+  if (vs) vs->no_backend_drops += 1;
+  return finish(XDP_DROP, XLB_CNT_DROP_NO_BACKEND);
+}
+
+/* Picks the backend for `pkt` and encapsulates it to that backend, or
+ * answers "too big". `pkt` is a packet of a VIP flow, or an ICMP error about
+ * one (`is_flow_packet` 0: no connection entry is made or refreshed). */
+static __always_inline int forward(struct xdp_md *ctx, struct xlb_packet *pkt,
+                                   const struct xlb_vip_value *vip,
+                                   int is_flow_packet) {
+  struct xlb_config *cfg = get_config();
+  if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
+
+  __u32 hash = xlb_flow_hash(&pkt->flow, cfg->hash_seed,
+                             !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
+  __u64 now = bpf_ktime_get_coarse_ns();
+  __u32 be_index = XLB_NO_BACKEND;
+  if (pkt->tcp_syn)
+    count(XLB_CNT_CONN_SYN);
+  else
+    be_index = conn_backend(&pkt->flow, cfg, now, is_flow_packet);
+
+  int new_flow = be_index == XLB_NO_BACKEND;
+  if (new_flow) {
+    be_index = maglev_backend(vip, hash);
+    if (be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
+  }
+  struct xlb_backend *be = bpf_map_lookup_elem(&backends, &be_index);
+  if (!be || be->state == XLB_BACKEND_UNUSED)
+    return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
+  if (new_flow && is_flow_packet) {
+    struct xlb_conn conn = {
+        .backend = be_index, .generation = be->generation, .last_seen_ns = now};
+    bpf_map_update_elem(&conns, &pkt->flow, &conn, BPF_ANY);
+  }
+
+  __u32 overhead = encap_overhead(be);
+  if (pkt->ip_len + overhead > cfg->mtu) {
+    __u32 fits = cfg->mtu - overhead;
+    if (!is_flow_packet || (pkt->flow.family == XLB_FAMILY_V4 && !pkt->df))
+      return finish(XDP_DROP, XLB_CNT_DROP_TOO_BIG);
+    if (pkt->flow.family == XLB_FAMILY_V4)
+      return finish(send_frag_needed(ctx, fits), XLB_CNT_ICMP_FRAG_NEEDED);
+    return finish(send_packet_too_big(ctx, fits), XLB_CNT_ICMP6_TOO_BIG);
+  }
+
+  if (encapsulate(ctx, pkt, be, cfg, hash))
+    return finish(XDP_DROP, XLB_CNT_DROP_ADJUST_FAILED);
+  count_forwarded(vip->index, be_index, pkt->ip_len,
+                  new_flow && is_flow_packet);
+  if (!is_flow_packet) count(XLB_CNT_ICMP_ERROR_FORWARDED);
+  return finish(XDP_TX, XLB_CNT_TX);
+}
+
+/* ICMP to a VIP address: echo requests answered where enabled, errors about
+ * a VIP flow sent to that flow's backend, the rest left to the kernel. */
+static __always_inline int handle_icmp(struct xdp_md *ctx,
+                                       struct xlb_packet *pkt) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  int v4 = pkt->flow.family == XLB_FAMILY_V4;
+  if (pkt->flow.proto != (v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+    return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+  void *icmp = data + sizeof(struct ethhdr) + (v4 ? IPV4_HDR_LEN : IPV6_HDR_LEN);
+
+  if (pkt->icmp_type == (v4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) {
+    struct xlb_vip_value *echo = lookup_vip(&pkt->flow, 0);
+    if (!echo || !(echo->flags & XLB_VIP_F_ECHO))
+      return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+    int action = v4 ? echo_reply_v4(data, data_end)
+                    : echo_reply_v6(data, data_end);
+    return finish(action, XLB_CNT_ICMP_ECHO_REPLY);
+  }
+
+  if (!(v4 ? icmp_is_error_v4(pkt->icmp_type)
+           : icmp_is_error_v6(pkt->icmp_type)))
+    return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+  void *quote = icmp + ICMP_HDR_LEN;
+  int bad = v4 ? quoted_flow_v4(quote, data_end, &pkt->flow)
+               : quoted_flow_v6(quote, data_end, &pkt->flow);
+  if (bad) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+  struct xlb_vip_value *vip = lookup_vip(&pkt->flow, pkt->flow.dport);
+  if (!vip) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+  return forward(ctx, pkt, vip, 0);
+}
+
+SEC("xdp")
+int xlb_balancer(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  count(XLB_CNT_RX);
+  if ((void *)(eth + 1) > data_end)
+    return finish(XDP_DROP, XLB_CNT_DROP_MALFORMED);
+
+  struct xlb_packet pkt = {};
+  struct xlb_verdict v;
+  if (eth->h_proto == bpf_htons(ETH_P_IP))
+    v = parse_ipv4(data, data_end, &pkt);
+  else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+    v = parse_ipv6(data, data_end, &pkt);
+  else
+    return finish(XDP_PASS, XLB_CNT_PASS_NON_IP);
+  if (v.action != XLB_CONTINUE) return finish(v.action, v.reason);
+
+  if (pkt.flow.proto != IPPROTO_TCP && pkt.flow.proto != IPPROTO_UDP)
+    return handle_icmp(ctx, &pkt);
+  struct xlb_vip_value *vip = lookup_vip(&pkt.flow, pkt.flow.dport);
+  if (!vip) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+  return forward(ctx, &pkt, vip, 1);
+}
+
+char LICENSE[] SEC("license") = "GPL";
