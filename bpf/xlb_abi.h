@@ -6,15 +6,7 @@
 #ifndef XLB_ABI_H_
 #define XLB_ABI_H_
 
-#ifdef __cplusplus
-#include <cstdint>
-typedef uint8_t __u8;
-typedef uint16_t __u16;
-typedef uint32_t __u32;
-typedef uint64_t __u64;
-typedef uint16_t __be16;
-typedef uint32_t __be32;
-#endif
+#include <linux/types.h>
 
 /* Address families as stored in keys and values. */
 #define XLB_FAMILY_V4 4
