@@ -1,0 +1,163 @@
+// The balancer's desired configuration: VIPs, their backends and health-check
+// specs, as plain data with validation. lb/model.h turns it into map contents.
+#ifndef XLB_LB_MODEL_CONFIG_H_
+#define XLB_LB_MODEL_CONFIG_H_
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "lb/dataplane_maps.h"
+#include "xlb_abi.h"
+
+namespace xlb {
+
+// An IPv4 or IPv6 address, kept as network-order bytes (IPv4 in the first
+// four). A default-constructed address is unset and fails validation.
+class IpAddress {
+ public:
+  IpAddress() = default;
+  // Accepts dotted-quad IPv4 and RFC 4291 IPv6 text.
+  static absl::StatusOr<IpAddress> Parse(absl::string_view text);
+  // `family` is XLB_FAMILY_V4 or XLB_FAMILY_V6; `addr` as stored in the maps.
+  static IpAddress FromAbi(uint8_t family, const __be32 addr[4]);
+
+  bool is_set() const { return family_ != 0; }
+  bool is_v4() const { return family_ == XLB_FAMILY_V4; }
+  uint8_t family() const { return family_; }  // XLB_FAMILY_*, 0 when unset
+  void ToAbi(__be32 addr[4]) const;
+  // The family byte followed by the 16 address bytes: the backend's identity
+  // in the Maglev table, so a backend keeps its slots whatever its index.
+  std::string IdentityBytes() const;
+  std::string ToString() const;
+
+  auto operator<=>(const IpAddress&) const = default;
+
+ private:
+  uint8_t family_ = 0;
+  std::array<uint8_t, 16> bytes_{};
+};
+
+enum class Protocol : uint8_t { kTcp = 6, kUdp = 17 };
+
+// Which fields pick a flow's backend. kNoSourcePort sends every connection
+// of one client address to the same backend.
+enum class HashMode : uint8_t { kFiveTuple, kNoSourcePort };
+
+enum class HealthCheckType : uint8_t { kTcp, kHttp, kHttps, kUdp, kGrpc };
+
+// Active health check of every backend of one VIP. Data only: the prober
+// lives in lb/health/.
+struct HealthCheckSpec {
+  HealthCheckType type = HealthCheckType::kTcp;
+  // Port probed on the backend; 0 probes the VIP's port (required for a
+  // port-wildcard VIP).
+  uint16_t port = 0;
+  absl::Duration interval = absl::Seconds(5);
+  absl::Duration timeout = absl::Seconds(2);  // at most `interval`
+  uint32_t rise = 2;  // consecutive successes that mark a backend up
+  uint32_t fall = 3;  // consecutive failures that mark it down
+  // Each probe is delayed by a random amount in [0, jitter), below interval.
+  absl::Duration jitter = absl::ZeroDuration();
+  // kHttp / kHttps.
+  std::string http_path = "/";
+  std::string http_host;  // empty: the backend's address
+  std::vector<uint32_t> http_expected_codes = {200};
+  std::string http_body_substring;  // empty: any body
+  // kUdp: the datagram sent, and the reply expected (empty: any reply).
+  std::string udp_request;
+  std::string udp_response;
+  // kGrpc: grpc.health.v1 service name; empty asks about the whole server.
+  std::string grpc_service;
+
+  bool operator==(const HealthCheckSpec&) const = default;
+};
+
+inline constexpr uint32_t kMaxBackendWeight = 65535;
+inline constexpr uint32_t kMaxHealthThreshold = 100;  // rise and fall
+inline constexpr absl::Duration kMinHealthInterval = absl::Milliseconds(100);
+inline constexpr absl::Duration kMaxHealthInterval = absl::Hours(1);
+inline constexpr size_t kMaxUdpProbeBytes = 1024;
+// Below this fraction of healthy backends a VIP fails open (see VipSettings).
+inline constexpr double kDefaultMinHealthyFraction = 0.0;
+
+struct BackendConfig {
+  IpAddress address;
+  // 0..kMaxBackendWeight; 0 keeps established flows but takes no new ones.
+  uint32_t weight = 1;
+  // Drained in this VIP: no new flows from it, established ones stay.
+  bool drained = false;
+
+  bool operator==(const BackendConfig&) const = default;
+};
+
+struct VipKey {
+  IpAddress address;
+  uint16_t port = 0;  // host order; 0 is a port wildcard
+  Protocol protocol = Protocol::kTcp;
+
+  auto operator<=>(const VipKey&) const = default;
+  std::string ToString() const;  // "192.0.2.1:80/tcp", "[2001:db8::1]:0/udp"
+};
+
+struct VipSettings {
+  HashMode hash_mode = HashMode::kFiveTuple;
+  uint32_t ring_size = XLB_DEFAULT_RING_SIZE;  // IsSupportedRingSize
+  uint32_t maglev_seed = 0;
+  bool echo_reply = false;  // answer ICMP echo to the VIP address from XDP
+  // When fewer than this fraction of the VIP's weighted, undrained backends
+  // are healthy, new flows go to all of them, down ones included ("fail
+  // open", Envoy's panic threshold). The default 0.0 never fails open: a
+  // down verdict comes from probing the real path, and sending new flows to
+  // backends that refuse them turns a partial outage into resets for their
+  // clients. Set e.g. 0.5 to prefer Envoy's behaviour.
+  double min_healthy_fraction = kDefaultMinHealthyFraction;
+  // Without a health check every backend counts as healthy.
+  std::optional<HealthCheckSpec> health_check;
+
+  bool operator==(const VipSettings&) const = default;
+};
+
+struct VipConfig {
+  VipKey key;
+  VipSettings settings;
+  std::vector<BackendConfig> backends;  // addresses unique within the VIP
+
+  bool operator==(const VipConfig&) const = default;
+};
+
+struct BalancerConfig {
+  std::vector<VipConfig> vips;  // keys unique
+
+  bool operator==(const BalancerConfig&) const = default;
+};
+
+// Validation. `path` names the value in messages ("vips[0]"), which read
+// "vips[0].backends[3].weight: 70000 exceeds 65535". Malformed values give
+// InvalidArgument; values beyond `limits` give ResourceExhausted.
+absl::Status ValidateVipKey(const VipKey& key, absl::string_view path);
+absl::Status ValidateBackend(const BackendConfig& backend, const VipKey& vip,
+                             absl::string_view path);
+absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
+                                 absl::string_view path);
+absl::Status ValidateVipSettings(const VipSettings& settings, const VipKey& vip,
+                                 const DataplaneLimits& limits,
+                                 absl::string_view path);
+absl::Status ValidateVipConfig(const VipConfig& vip,
+                               const DataplaneLimits& limits,
+                               absl::string_view path);
+// `path` prefixes "vips[i]"; empty gives "vips[0].port".
+absl::Status ValidateBalancerConfig(const BalancerConfig& config,
+                                    const DataplaneLimits& limits,
+                                    absl::string_view path);
+
+}  // namespace xlb
+
+#endif  // XLB_LB_MODEL_CONFIG_H_

@@ -1,0 +1,277 @@
+// How the model's state becomes map entries, and the ordered, undoable
+// writes that move the maps from one state to the next.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <functional>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "lb/in_memory_maps.h"
+#include "lb/model.h"
+
+namespace xlb {
+
+struct Balancer::MapsView {
+  // Live backends and retired (UNUSED) entries; absent means all zero.
+  std::map<uint32_t, xlb_backend> backends;
+  std::map<xlb_vip_key, xlb_vip_value, VipKeyBytesLess> vips;
+  std::map<uint32_t, Ring> rings;  // VIP index -> ring
+  std::set<uint32_t> vip_indexes;  // VIP indexes configured
+};
+
+namespace {
+
+using Ring = std::shared_ptr<const std::vector<uint32_t>>;
+
+bool SameBytes(const auto& a, const auto& b) {
+  return std::memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+xlb_vip_key AbiKey(const IpAddress& address, uint16_t port, uint8_t proto) {
+  xlb_vip_key key{};
+  address.ToAbi(key.addr);
+  key.port = htons(port);
+  key.proto = proto;
+  key.family = address.family();
+  return key;
+}
+
+// Map writes that remember how to undo themselves.
+class MapWriter {
+ public:
+  explicit MapWriter(DataplaneMaps* maps) : maps_(maps) {}
+
+  absl::Status SetBackend(uint32_t index, const xlb_backend& now,
+                          const xlb_backend& before) {
+    return Do(maps_->SetBackend(index, now),
+              [=, this] { return maps_->SetBackend(index, before); });
+  }
+  absl::Status SetRing(uint32_t vip_index, const Ring& now, Ring before) {
+    return Do(maps_->SetRing(vip_index, *now), [=, this] {
+      return before ? maps_->SetRing(vip_index, *before)
+                    : maps_->DeleteRing(vip_index);
+    });
+  }
+  absl::Status DeleteRing(uint32_t vip_index, Ring before) {
+    return Do(maps_->DeleteRing(vip_index),
+              [=, this] { return maps_->SetRing(vip_index, *before); });
+  }
+  absl::Status SetVip(const xlb_vip_key& key, const xlb_vip_value& now,
+                      std::optional<xlb_vip_value> before) {
+    return Do(maps_->SetVip(key, now), [=, this] {
+      return before ? maps_->SetVip(key, *before) : maps_->DeleteVip(key);
+    });
+  }
+  absl::Status DeleteVip(const xlb_vip_key& key, const xlb_vip_value& before) {
+    return Do(maps_->DeleteVip(key),
+              [=, this] { return maps_->SetVip(key, before); });
+  }
+
+  // Undoes every write made, newest first; tries them all and returns the
+  // first failure.
+  absl::Status Rollback() {
+    absl::Status first;
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      absl::Status s = (*it)();
+      if (first.ok()) first = s;
+    }
+    undo_.clear();
+    return first;
+  }
+
+ private:
+  absl::Status Do(absl::Status result, std::function<absl::Status()> undo) {
+    if (result.ok()) undo_.push_back(std::move(undo));
+    return result;
+  }
+
+  DataplaneMaps* maps_;
+  std::vector<std::function<absl::Status()>> undo_;
+};
+
+}  // namespace
+
+Balancer::MapsView Balancer::ViewOf(const State& state) {
+  MapsView view;
+  for (const auto& [index, generation] : state.retired) {
+    xlb_backend entry{};
+    entry.state = XLB_BACKEND_UNUSED;
+    entry.generation = generation;
+    view.backends[index] = entry;
+  }
+  for (const auto& [address, slot] : state.backends) {
+    xlb_backend entry{};
+    address.ToAbi(entry.addr);
+    entry.family = address.family();
+    entry.state = static_cast<uint8_t>(slot.state);
+    entry.generation = slot.generation;
+    view.backends[slot.index] = entry;
+  }
+  for (const auto& [key, vip] : state.vips) {
+    const VipSettings& settings = vip.config.settings;
+    xlb_vip_value value{};
+    value.index = vip.index;
+    value.flags = (settings.hash_mode == HashMode::kNoSourcePort
+                       ? XLB_VIP_F_HASH_NO_SRC_PORT
+                       : 0u) |
+                  (settings.echo_reply ? XLB_VIP_F_ECHO : 0u);
+    value.ring_size = settings.ring_size;
+    view.vips[AbiKey(key.address, key.port,
+                     static_cast<uint8_t>(key.protocol))] = value;
+    view.vip_indexes.insert(vip.index);
+    if (vip.ring != nullptr) view.rings[vip.index] = vip.ring;
+    if (settings.echo_reply) {
+      // One echo entry per address; it counts against the VIP with the
+      // smallest key among those answering echo there (std::map order).
+      const uint8_t icmp =
+          key.address.is_v4() ? uint8_t{IPPROTO_ICMP} : uint8_t{IPPROTO_ICMPV6};
+      const xlb_vip_key echo = AbiKey(key.address, 0, icmp);
+      xlb_vip_value echo_value{};
+      echo_value.index = vip.index;
+      echo_value.flags = XLB_VIP_F_ECHO;
+      view.vips.emplace(echo, echo_value);
+    }
+  }
+  return view;
+}
+
+absl::Status Balancer::WriteChanges(const State& from, const State& to) {
+  const MapsView before = ViewOf(from);
+  const MapsView after = ViewOf(to);
+  MapWriter writer(maps_);
+  auto old_backend = [&](uint32_t index) {
+    auto it = before.backends.find(index);
+    return it == before.backends.end() ? xlb_backend{} : it->second;
+  };
+  // Entries that rings may point at go first; entries that lose traffic
+  // (DRAINING, DOWN, UNUSED) go after the rings and VIPs stop using them.
+  std::vector<uint32_t> later_backends;
+  absl::Status status = [&]() -> absl::Status {
+    for (const auto& [index, entry] : after.backends) {
+      const xlb_backend old = old_backend(index);
+      if (SameBytes(old, entry)) continue;
+      const bool new_holder =
+          old.state == XLB_BACKEND_UNUSED || old.generation != entry.generation;
+      if (entry.state != XLB_BACKEND_UNUSED &&
+          (new_holder || entry.state == XLB_BACKEND_UP)) {
+        if (absl::Status s = writer.SetBackend(index, entry, old); !s.ok()) {
+          return s;
+        }
+      } else {
+        later_backends.push_back(index);
+      }
+    }
+    for (const auto& [index, ring] : after.rings) {
+      auto old = before.rings.find(index);
+      Ring old_ring = old == before.rings.end() ? nullptr : old->second;
+      if (old_ring != nullptr && (old_ring == ring || *old_ring == *ring)) {
+        continue;
+      }
+      if (absl::Status s = writer.SetRing(index, ring, old_ring); !s.ok()) {
+        return s;
+      }
+    }
+    // A VIP that keeps its index but lost every backend: drop its packets
+    // now. Rings of indexes no VIP uses any more go once the VIPs moved.
+    std::vector<uint32_t> later_rings;
+    for (const auto& [index, ring] : before.rings) {
+      if (after.rings.contains(index)) continue;
+      if (!after.vip_indexes.contains(index)) {
+        later_rings.push_back(index);
+      } else if (absl::Status s = writer.DeleteRing(index, ring); !s.ok()) {
+        return s;
+      }
+    }
+    for (const auto& [key, value] : after.vips) {
+      auto old = before.vips.find(key);
+      std::optional<xlb_vip_value> old_value;
+      if (old != before.vips.end()) {
+        if (SameBytes(old->second, value)) continue;
+        old_value = old->second;
+      }
+      if (absl::Status s = writer.SetVip(key, value, old_value); !s.ok()) {
+        return s;
+      }
+    }
+    for (const auto& [key, value] : before.vips) {
+      if (after.vips.contains(key)) continue;
+      if (absl::Status s = writer.DeleteVip(key, value); !s.ok()) return s;
+    }
+    for (uint32_t index : later_rings) {
+      if (absl::Status s = writer.DeleteRing(index, before.rings.at(index));
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (uint32_t index : later_backends) {
+      const xlb_backend old = old_backend(index);
+      auto now = after.backends.find(index);
+      if (absl::Status s = writer.SetBackend(
+              index, now == after.backends.end() ? xlb_backend{} : now->second,
+              old);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }();
+  if (status.ok()) return status;
+
+  if (absl::Status undo = writer.Rollback(); !undo.ok()) {
+    needs_resync_ = true;
+    return absl::InternalError(absl::StrCat(
+        "writing the maps failed (", status.message(),
+        ") and undoing the writes made so far failed too (", undo.message(),
+        "); the model keeps the previous configuration and rewrites the maps "
+        "before the next change"));
+  }
+  return absl::Status(status.code(),
+                      absl::StrCat("writing the maps failed, nothing applied: ",
+                                   status.message()));
+}
+
+absl::Status Balancer::Resync() {
+  const MapsView view = ViewOf(state_);
+  // Backend indexes the view does not cover may hold an entry a failed
+  // rollback left behind: retire them, keeping their generation.
+  for (uint32_t index = 1; index < limits_.max_backends; ++index) {
+    if (view.backends.contains(index)) continue;
+    absl::StatusOr<xlb_backend> entry = maps_->GetBackend(index);
+    if (!entry.ok()) return entry.status();
+    if (entry->state == XLB_BACKEND_UNUSED) continue;
+    xlb_backend retired{};
+    retired.state = XLB_BACKEND_UNUSED;
+    retired.generation = entry->generation;
+    if (absl::Status s = maps_->SetBackend(index, retired); !s.ok()) return s;
+    state_.retired[index] = entry->generation;
+  }
+  for (const auto& [index, entry] : view.backends) {
+    if (absl::Status s = maps_->SetBackend(index, entry); !s.ok()) return s;
+  }
+  for (const auto& [index, ring] : view.rings) {
+    if (absl::Status s = maps_->SetRing(index, *ring); !s.ok()) return s;
+  }
+  for (const auto& [key, value] : view.vips) {
+    if (absl::Status s = maps_->SetVip(key, value); !s.ok()) return s;
+  }
+  absl::StatusOr<std::vector<std::pair<xlb_vip_key, xlb_vip_value>>> present =
+      maps_->ListVips();
+  if (!present.ok()) return present.status();
+  for (const auto& [key, value] : *present) {
+    if (view.vips.contains(key)) continue;
+    if (absl::Status s = maps_->DeleteVip(key); !s.ok()) return s;
+  }
+  for (uint32_t index = 0; index < limits_.max_vips; ++index) {
+    if (view.rings.contains(index)) continue;
+    if (absl::Status s = maps_->DeleteRing(index);
+        !s.ok() && !absl::IsNotFound(s)) {
+      return s;
+    }
+  }
+  needs_resync_ = false;
+  return absl::OkStatus();
+}
+
+}  // namespace xlb

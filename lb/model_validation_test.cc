@@ -1,0 +1,161 @@
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "lb/model_config.h"
+
+namespace xlb {
+namespace {
+
+IpAddress Ip(absl::string_view text) { return *IpAddress::Parse(text); }
+
+VipConfig WebVip() {
+  return VipConfig{.key = {.address = Ip("192.0.2.1"), .port = 80},
+                   .backends = {{.address = Ip("198.51.100.1")},
+                                {.address = Ip("198.51.100.2")}}};
+}
+
+// The message of validating `vip` as vips[0] of a configuration.
+std::string Problem(const VipConfig& vip) {
+  absl::Status status =
+      ValidateBalancerConfig(BalancerConfig{.vips = {vip}}, {}, "");
+  return std::string(status.message());
+}
+
+TEST(IpAddressTest, ParsesAndFormatsBothFamilies) {
+  EXPECT_EQ(Ip("192.0.2.1").family(), XLB_FAMILY_V4);
+  EXPECT_EQ(Ip("192.0.2.1").ToString(), "192.0.2.1");
+  EXPECT_EQ(Ip("2001:DB8::1").family(), XLB_FAMILY_V6);
+  EXPECT_EQ(Ip("2001:DB8::1").ToString(), "2001:db8::1");
+  EXPECT_EQ(IpAddress::Parse("192.0.2.256").status().message(),
+            "\"192.0.2.256\" is not an IPv4 or IPv6 address");
+  EXPECT_FALSE(IpAddress().is_set());
+}
+
+TEST(IpAddressTest, RoundTripsThroughTheAbiLayout) {
+  __be32 addr[4] = {};
+  Ip("192.0.2.1").ToAbi(addr);
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(addr);
+  EXPECT_EQ(bytes[0], 192);
+  EXPECT_EQ(bytes[3], 1);
+  EXPECT_EQ(IpAddress::FromAbi(XLB_FAMILY_V4, addr), Ip("192.0.2.1"));
+  Ip("2001:db8::7").ToAbi(addr);
+  EXPECT_EQ(IpAddress::FromAbi(XLB_FAMILY_V6, addr), Ip("2001:db8::7"));
+}
+
+TEST(ValidationTest, AcceptsAPlainVip) {
+  EXPECT_TRUE(ValidateBalancerConfig({.vips = {WebVip()}}, {}, "").ok());
+}
+
+TEST(ValidationTest, OverweightBackendNamesFieldAndValue) {
+  VipConfig vip = WebVip();
+  vip.backends[1].weight = 70000;
+  EXPECT_EQ(Problem(vip), "vips[0].backends[1].weight: 70000 exceeds 65535");
+}
+
+TEST(ValidationTest, RefusesMalformedKeysAndBackends) {
+  VipConfig vip = WebVip();
+  vip.key.address = IpAddress();
+  EXPECT_EQ(Problem(vip), "vips[0].key.address: required");
+
+  vip = WebVip();
+  vip.key.protocol = static_cast<Protocol>(1);
+  EXPECT_EQ(Problem(vip),
+            "vips[0].key.protocol: 1 is neither TCP (6) nor UDP (17)");
+
+  vip = WebVip();
+  vip.backends[1].address = vip.backends[0].address;
+  EXPECT_EQ(Problem(vip),
+            "vips[0].backends[1].address: 198.51.100.1 repeats backends[0]");
+
+  vip = WebVip();
+  vip.key.address = Ip("2001:db8::1");
+  EXPECT_EQ(Problem(vip),
+            "vips[0].backends[0].address: IPv4 backend 198.51.100.1 cannot "
+            "carry traffic of IPv6 VIP [2001:db8::1]:80/tcp");
+}
+
+TEST(ValidationTest, RefusesDuplicateVips) {
+  absl::Status status =
+      ValidateBalancerConfig({.vips = {WebVip(), WebVip()}}, {}, "ops[0]");
+  EXPECT_EQ(status.message(),
+            "ops[0].vips[1].key: 192.0.2.1:80/tcp repeats vips[0]");
+}
+
+TEST(ValidationTest, RefusesUnsupportedRingSizeAndBadFraction) {
+  VipConfig vip = WebVip();
+  vip.settings.ring_size = 1000;
+  EXPECT_EQ(Problem(vip).substr(0, 58),
+            "vips[0].settings.ring_size: 1000 is not a supported ring s");
+
+  vip = WebVip();
+  vip.settings.min_healthy_fraction = 1.5;
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.min_healthy_fraction: 1.5 is outside [0, 1]");
+  vip.settings.min_healthy_fraction = std::nan("");
+  EXPECT_FALSE(Problem(vip).empty());
+}
+
+TEST(ValidationTest, RefusesInconsistentHealthCheckTimes) {
+  VipConfig vip = WebVip();
+  vip.settings.health_check = HealthCheckSpec{.interval = absl::Seconds(1),
+                                              .timeout = absl::Seconds(2)};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.timeout: 2s is outside (0, "
+            "interval 1s]");
+
+  vip.settings.health_check =
+      HealthCheckSpec{.interval = absl::Milliseconds(10)};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.interval: 10ms is outside "
+            "[100ms, 1h]");
+
+  vip.settings.health_check = HealthCheckSpec{.fall = 0};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.fall: 0 is outside [1, 100]");
+
+  vip.settings.health_check = HealthCheckSpec{.jitter = absl::Seconds(5)};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.jitter: 5s is outside [0, "
+            "interval 5s)");
+}
+
+TEST(ValidationTest, HealthCheckOfWildcardVipNeedsAPort) {
+  VipConfig vip = WebVip();
+  vip.key.port = 0;
+  vip.settings.health_check = HealthCheckSpec{};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.port: 0: required for a "
+            "port-wildcard VIP");
+  vip.settings.health_check->port = 8080;
+  EXPECT_EQ(Problem(vip), "");
+}
+
+TEST(ValidationTest, RefusesMalformedProbeContents) {
+  VipConfig vip = WebVip();
+  vip.settings.health_check =
+      HealthCheckSpec{.type = HealthCheckType::kHttp, .http_path = "health"};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.http_path: \"health\" must start "
+            "with '/' and hold no spaces or control characters");
+
+  vip.settings.health_check = HealthCheckSpec{
+      .type = HealthCheckType::kHttps, .http_expected_codes = {200, 700}};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.http_expected_codes[1]: 700 is not "
+            "an HTTP status code");
+
+  vip.settings.health_check = HealthCheckSpec{.type = HealthCheckType::kUdp};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.udp_request: empty: a udp check "
+            "sends a request");
+
+  vip.settings.health_check = HealthCheckSpec{.type = HealthCheckType::kGrpc,
+                                              .grpc_service = "my service"};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.grpc_service: \"my service\" holds "
+            "spaces or control characters");
+}
+
+}  // namespace
+}  // namespace xlb
