@@ -203,11 +203,15 @@ absl::Status Dataplane::AttachXdp(const std::string& ifname, XdpMode mode) {
   std::string link_pin = PinPath(kXdpLinkPin);
   if (!options_.pin_dir.empty()) {
     UniqueFd link(bpf_obj_get(link_pin.c_str()));
+    bpf_link_info info = {};
+    uint32_t len = sizeof(info);
+    if (link.valid() && bpf_obj_get_info_by_fd(link.get(), &info, &len) == 0 &&
+        info.xdp.ifindex == 0) {
+      // Its interface was deleted: the link is defunct, start afresh.
+      unlink(link_pin.c_str());
+      link.reset();
+    }
     if (link.valid()) {
-      bpf_link_info info = {};
-      uint32_t len = sizeof(info);
-      if (int ret = bpf_obj_get_info_by_fd(link.get(), &info, &len))
-        return BpfError(ret, absl::StrCat("inspect pinned link ", link_pin));
       if (static_cast<int>(info.xdp.ifindex) != *ifindex)
         return absl::FailedPreconditionError(absl::StrCat(
             "pinned XDP link ", link_pin, " is attached to interface index ",
