@@ -1,0 +1,58 @@
+#include "lb/health/udp_probe.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace xlb::health {
+namespace {
+
+ProbeProgress Failed(absl::string_view call, int error) {
+  return ProbeProgress::Done(ProbeResult::Failure(
+      OutcomeFromErrno(error), absl::StrCat(call, ": ", std::strerror(error))));
+}
+
+}  // namespace
+
+ProbeProgress UdpProbe::Start() {
+  bool in_progress = false;
+  if (auto failure = OpenProbeSocket(*plan_, SOCK_DGRAM, &fd_, &in_progress)) {
+    return ProbeProgress::Done(*std::move(failure));
+  }
+  if (send(fd_.get(), plan_->request.data(), plan_->request.size(),
+           MSG_NOSIGNAL) < 0) {
+    return Failed("send", errno);
+  }
+  return ProbeProgress::Wait(EPOLLIN);
+}
+
+ProbeProgress UdpProbe::OnReady(uint32_t /*events*/) {
+  char buf[2048];
+  const ssize_t n = recv(fd_.get(), buf, sizeof(buf), MSG_TRUNC);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return ProbeProgress::Wait(EPOLLIN);
+    }
+    return Failed("recv", errno);
+  }
+  if (plan_->udp_response.empty()) {
+    return ProbeProgress::Done(ProbeResult::Success());
+  }
+  const absl::string_view reply(buf, std::min<size_t>(n, sizeof(buf)));
+  if (static_cast<size_t>(n) == plan_->udp_response.size() &&
+      reply == plan_->udp_response) {
+    return ProbeProgress::Done(ProbeResult::Success());
+  }
+  return ProbeProgress::Done(ProbeResult::Failure(
+      ProbeOutcome::kBadResponse,
+      absl::StrCat("unexpected UDP reply \"",
+                   absl::CHexEscape(reply.substr(0, 64)), "\" (", n,
+                   " bytes)")));
+}
+
+}  // namespace xlb::health
