@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "lb/maglev.h"
 #include "lb/model_config.h"
+#include "lb/model_maps_view.h"
 #include "lib/flow_hash.h"
 
 namespace xlb {
@@ -82,10 +83,36 @@ absl::StatusOr<std::unique_ptr<Balancer>> Balancer::Create(
       retired[i] = entry->generation;
     }
   }
+  absl::StatusOr<std::shared_ptr<const Adoption>> adopted =
+      ReadMaps(maps, limits);
+  if (!adopted.ok()) return adopted.status();
   std::unique_ptr<Balancer> balancer(
       new Balancer(maps, std::move(generations)));
   balancer->state_.retired = std::move(retired);
+  balancer->adopted_ = *std::move(adopted);
   return balancer;
+}
+
+struct Balancer::Snapshot {
+  State state;
+};
+
+std::shared_ptr<const Balancer::Snapshot> Balancer::TakeSnapshot() const {
+  return std::make_shared<const Snapshot>(Snapshot{.state = state_});
+}
+
+absl::Status Balancer::Restore(const Snapshot& snapshot) {
+  State restored = snapshot.state;
+  // Indexes handed out since the snapshot go back to unused, keeping the
+  // generation they were given.
+  for (const auto& [address, slot] : state_.backends) {
+    bool held = restored.retired.contains(slot.index);
+    for (const auto& [a, s] : restored.backends) held |= s.index == slot.index;
+    if (!held) restored.retired[slot.index] = slot.generation;
+  }
+  if (absl::Status s = WriteChanges(state_, restored); !s.ok()) return s;
+  state_ = std::move(restored);
+  return absl::OkStatus();
 }
 
 absl::Status Balancer::Apply(const ChangeSet& changes) {
@@ -124,6 +151,7 @@ absl::Status Balancer::Apply(const ChangeSet& changes) {
 
   if (absl::Status s = WriteChanges(state_, next); !s.ok()) return s;
   state_ = std::move(next);
+  adopted_.reset();  // the maps now hold exactly what the model implies
   return absl::OkStatus();
 }
 
@@ -170,6 +198,13 @@ absl::Status Balancer::AssignIndexes(State& next) {
   std::vector<bool> taken(limits_.max_backends, false);
   taken[XLB_NO_BACKEND] = true;
   for (const auto& [address, slot] : state_.backends) taken[slot.index] = true;
+  // Adoption: entries an earlier agent left stay taken too; their addresses
+  // get their old index and generation back below.
+  std::map<IpAddress, uint32_t> adoptable;
+  if (adopted_ != nullptr) {
+    adoptable = adopted_->index_of;
+    for (const auto& [address, index] : adoptable) taken[index] = true;
+  }
 
   std::map<IpAddress, BackendSlot> backends;
   for (const auto& [key, vip] : next.vips) {
@@ -186,6 +221,17 @@ absl::Status Balancer::AssignIndexes(State& next) {
       it->second.index = slot.index;
       it->second.generation = slot.generation;
     }
+  }
+  for (auto& [address, slot] : backends) {
+    auto it = adoptable.find(address);
+    if (slot.index != 0 || it == adoptable.end()) continue;
+    slot.index = it->second;
+    slot.generation = adopted_->view.backends.at(it->second).generation;
+    next.retired.erase(slot.index);
+    adoptable.erase(it);
+  }
+  for (const auto& [address, index] : adoptable) {
+    next.retired[index] = adopted_->view.backends.at(index).generation;
   }
   uint32_t candidate = 1;
   for (auto& [address, slot] : backends) {
@@ -207,12 +253,33 @@ absl::Status Balancer::AssignIndexes(State& next) {
 
   std::vector<bool> vip_taken(limits_.max_vips, false);
   for (const auto& [key, vip] : state_.vips) vip_taken[vip.index] = true;
+  std::set<uint32_t> adoptable_vips;
+  if (adopted_ != nullptr) {
+    for (uint32_t index : adopted_->view.vip_indexes) {
+      if (index < vip_taken.size()) vip_taken[index] = true;
+    }
+    adoptable_vips = adopted_->view.vip_indexes;
+  }
   std::vector<VipState*> unassigned;
   for (auto& [key, vip] : next.vips) {
     auto old = state_.vips.find(key);
+    std::optional<xlb_vip_value> left;
+    if (adopted_ != nullptr) {
+      xlb_vip_key abi{};
+      key.address.ToAbi(abi.addr);
+      abi.port = htons(key.port);
+      abi.proto = static_cast<uint8_t>(key.protocol);
+      abi.family = key.address.family();
+      auto it = adopted_->view.vips.find(abi);
+      if (it != adopted_->view.vips.end()) left = it->second;
+    }
     if (old != state_.vips.end() && old->second.config.settings.ring_size ==
                                         vip.config.settings.ring_size) {
       vip.index = old->second.index;
+    } else if (old == state_.vips.end() && left.has_value() &&
+               left->ring_size == vip.config.settings.ring_size &&
+               adoptable_vips.erase(left->index) > 0) {
+      vip.index = left->index;  // adopted: keeps its ring and counters
     } else {
       unassigned.push_back(&vip);
     }

@@ -158,6 +158,16 @@ class Balancer {
  public:
   // `maps` must outlive the balancer. Reads the generation of every backends
   // entry so indexes left by a previous agent get fresh generations.
+  //
+  // Adoption (agent restart over pinned maps): Create also reads what the
+  // maps hold, and the first successful Apply writes only what differs from
+  // it. A backend address already in the backends map keeps its index and
+  // generation (connection entries stay valid); a VIP keeps its index when
+  // its ring size is unchanged; a ring already equal to the one built is not
+  // written again; entries the new configuration lacks are removed. A
+  // checked backend takes its health from the maps instead of starting down:
+  // healthy when it is in the VIP's ring, or when it is drained or weight 0
+  // in the VIP and its entry is not DOWN.
   static absl::StatusOr<std::unique_ptr<Balancer>> Create(DataplaneMaps* maps);
 
   // Validates the whole change set, then writes the maps. On any error the
@@ -167,6 +177,17 @@ class Balancer {
   // Rewrites every entry the model implies. Apply calls it first after a
   // rollback could not complete (rollback writes failing too).
   absl::Status Resync();
+
+  // The model's whole state, to return to with Restore.
+  struct Snapshot;
+  std::shared_ptr<const Snapshot> TakeSnapshot() const;
+  // Writes the maps back to `snapshot`'s contents and makes it the model's
+  // state again (for a change that reached the maps but could not be made
+  // durable). Backend indexes given out since keep their fresh generations.
+  // On a failed write nothing changes, as for Apply.
+  absl::Status Restore(const Snapshot& snapshot);
+
+  const DataplaneLimits& limits() const { return limits_; }
 
   // Incremented by every Apply that changes the desired configuration.
   uint64_t generation() const { return state_.generation; }
@@ -211,6 +232,7 @@ class Balancer {
     std::map<uint32_t, uint32_t> retired;
   };
   struct MapsView;  // the entries a State implies (model_maps.cc)
+  struct Adoption;  // what the maps held at Create (model_maps.cc)
 
   Balancer(DataplaneMaps* maps, std::vector<uint32_t> generations);
 
@@ -226,9 +248,18 @@ class Balancer {
   absl::Status WriteChanges(const State& from, const State& to);
   VipStatus StatusOf(const VipState& vip) const;
 
+  // Adoption (model_maps.cc). Reads the maps; null when they are empty.
+  static absl::StatusOr<std::shared_ptr<const Adoption>> ReadMaps(
+      DataplaneMaps* maps, const DataplaneLimits& limits);
+  // Health a checked backend takes when first configured after adoption.
+  bool AdoptedHealth(const VipConfig& vip, const BackendConfig& backend) const;
+
   DataplaneMaps* maps_;
   DataplaneLimits limits_;
   State state_;
+  // What the maps held at Create when an earlier agent left entries there;
+  // the "before" of the first write. Null once written (or when empty).
+  std::shared_ptr<const Adoption> adopted_;
   // Highest generation ever written per backend index. Never rolled back:
   // an index briefly given out by a change set that then failed still gets a
   // fresh generation next time.

@@ -1,8 +1,10 @@
-// How the model's state becomes map entries, and the ordered, undoable
-// writes that move the maps from one state to the next.
+// How the model's state becomes map entries, the ordered, undoable writes
+// that move the maps from one state to the next, and reading the maps back
+// for adoption.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -10,16 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "lb/in_memory_maps.h"
 #include "lb/model.h"
+#include "lb/model_maps_view.h"
 
 namespace xlb {
-
-struct Balancer::MapsView {
-  // Live backends and retired (UNUSED) entries; absent means all zero.
-  std::map<uint32_t, xlb_backend> backends;
-  std::map<xlb_vip_key, xlb_vip_value, VipKeyBytesLess> vips;
-  std::map<uint32_t, Ring> rings;  // VIP index -> ring
-  std::set<uint32_t> vip_indexes;  // VIP indexes configured
-};
 
 namespace {
 
@@ -138,7 +133,8 @@ Balancer::MapsView Balancer::ViewOf(const State& state) {
 }
 
 absl::Status Balancer::WriteChanges(const State& from, const State& to) {
-  const MapsView before = ViewOf(from);
+  // Right after adoption the maps hold what an earlier agent wrote.
+  const MapsView before = adopted_ != nullptr ? adopted_->view : ViewOf(from);
   const MapsView after = ViewOf(to);
   MapWriter writer(maps_);
   auto old_backend = [&](uint32_t index) {
@@ -272,6 +268,75 @@ absl::Status Balancer::Resync() {
   }
   needs_resync_ = false;
   return absl::OkStatus();
+}
+
+// Adoption: what an earlier agent left in the maps, so a restarted agent
+// keeps backend indexes, generations, VIP indexes, rings and health (see
+// Balancer::Create).
+
+absl::StatusOr<std::shared_ptr<const Balancer::Adoption>> Balancer::ReadMaps(
+    DataplaneMaps* maps, const DataplaneLimits& limits) {
+  auto adoption = std::make_shared<Adoption>();
+  bool live = false;
+  for (uint32_t i = 1; i < limits.max_backends; ++i) {
+    absl::StatusOr<xlb_backend> entry = maps->GetBackend(i);
+    if (!entry.ok()) return entry.status();
+    if (entry->state == XLB_BACKEND_UNUSED && entry->generation == 0) continue;
+    adoption->view.backends[i] = *entry;
+    if (entry->state != XLB_BACKEND_UNUSED) {
+      live = true;
+      adoption->index_of.emplace(IpAddress::FromAbi(entry->family, entry->addr),
+                                 i);
+    }
+  }
+  absl::StatusOr<std::vector<std::pair<xlb_vip_key, xlb_vip_value>>> vips =
+      maps->ListVips();
+  if (!vips.ok()) return vips.status();
+  for (const auto& [key, value] : *vips) {
+    live = true;
+    adoption->view.vips[key] = value;
+    const bool echo_entry =
+        key.port == 0 &&
+        (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6);
+    if (echo_entry || value.index >= limits.max_vips) continue;
+    adoption->view.vip_indexes.insert(value.index);
+    absl::StatusOr<std::vector<uint32_t>> ring = maps->GetRing(value.index);
+    if (absl::IsNotFound(ring.status())) continue;
+    if (!ring.ok()) return ring.status();
+    std::set<uint32_t>& members = adoption->ring_members[value.index];
+    for (uint32_t index : *ring) {
+      if (index != XLB_NO_BACKEND) members.insert(index);
+    }
+    adoption->view.rings[value.index] =
+        std::make_shared<const std::vector<uint32_t>>(*std::move(ring));
+  }
+  if (!live) return nullptr;
+  return adoption;
+}
+
+bool Balancer::AdoptedHealth(const VipConfig& vip,
+                             const BackendConfig& backend) const {
+  if (adopted_ == nullptr) return false;
+  auto index = adopted_->index_of.find(backend.address);
+  if (index == adopted_->index_of.end()) return false;
+  xlb_vip_key key{};
+  vip.key.address.ToAbi(key.addr);
+  key.port = htons(vip.key.port);
+  key.proto = static_cast<uint8_t>(vip.key.protocol);
+  key.family = vip.key.address.family();
+  auto value = adopted_->view.vips.find(key);
+  if (value != adopted_->view.vips.end()) {
+    auto members = adopted_->ring_members.find(value->second.index);
+    if (members != adopted_->ring_members.end() &&
+        members->second.contains(index->second)) {
+      return true;  // it was taking new flows of this VIP
+    }
+  }
+  // Not in the ring because drained or weight 0 here: the entry says
+  // whether it was up somewhere.
+  const uint8_t state = adopted_->view.backends.at(index->second).state;
+  return (backend.drained || backend.weight == 0) &&
+         state != XLB_BACKEND_DOWN;
 }
 
 }  // namespace xlb

@@ -187,8 +187,10 @@ absl::Status Balancer::ApplyReplaceVip(const VipConfig& config,
     auto it = vip.healthy.find(backend.address);
     // Kept health stands while checked; new backends wait for their first
     // successful probe; unchecked backends are healthy.
+    // After adoption, health comes from the maps until the first probe.
     healthy[backend.address] =
-        !checked || (it != vip.healthy.end() && it->second);
+        !checked || (it != vip.healthy.end() ? it->second
+                                             : AdoptedHealth(config, backend));
   }
   vip.healthy = std::move(healthy);
   vip.config = config;

@@ -217,7 +217,15 @@ TEST(BalancerLimitsTest, GenerationsSurviveAgentRestart) {
                   ->Apply(Ops({ReplaceVipOp{VipConfig{
                       .key = kWeb, .backends = {Backend("198.51.100.9")}}}}))
                   .ok());
-  BackendStatus status = *second->GetBackendStatus(Ip("198.51.100.9"));
+  // The old holder's entry is still live while this change set is written,
+  // so its index is not reused within it...
+  EXPECT_NE(second->GetBackendStatus(Ip("198.51.100.9"))->index, index);
+  // ...but by the next one, with a fresh generation.
+  ASSERT_TRUE(second
+                  ->Apply(Ops({AddBackendOp{.vip = kWeb,
+                                            .backend = Backend("198.51.100.10")}}))
+                  .ok());
+  BackendStatus status = *second->GetBackendStatus(Ip("198.51.100.10"));
   EXPECT_EQ(status.index, index);
   EXPECT_GT(status.generation, generation);
 }
