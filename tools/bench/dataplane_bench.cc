@@ -2,7 +2,8 @@
 // with BPF_PROG_TEST_RUN, next to the cheapest forwarding program
 // (xlb_tx_baseline: swap MACs, XDP_TX) measured in the same run.
 //
-//   dataplane_bench [--samples N] [--cpu C] [--variant NAME]   (root)
+//   dataplane_bench [--samples N] [--cpu C] [--variant NAME]
+//                   [--scenario NAME]                          (root)
 //
 // Method (docs/benchmarks.md):
 //   - every run is one BPF_PROG_TEST_RUN with repeat = 1 on a fresh copy of
@@ -438,7 +439,7 @@ struct Variant {
 int Main(int argc, char** argv) {
   size_t samples = 20000;
   int cpu = 1;
-  std::string only;
+  std::string only, only_scenario;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--samples" && i + 1 < argc) {
@@ -447,10 +448,13 @@ int Main(int argc, char** argv) {
       cpu = std::atoi(argv[++i]);
     } else if (a == "--variant" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--scenario" && i + 1 < argc) {
+      only_scenario = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: dataplane_bench [--samples N] [--cpu C] "
-                   "[--variant 1vip|100vips|1000vips|1mconns]\n");
+                   "[--variant 1vip|100vips|1000vips|1mconns] "
+                   "[--scenario NAME]\n");
       return 2;
     }
   }
@@ -501,6 +505,7 @@ int Main(int argc, char** argv) {
     }
     std::vector<Scenario> scenarios = Scenarios(*net, num_cpus);
     for (Scenario& sc : scenarios) {
+      if (!only_scenario.empty() && only_scenario != sc.name) continue;
       if (sc.frames.empty()) sc.frames = MissFrames(samples + warmup);
       auto r = Measure(*net, baseline_fd, sc, samples, warmup);
       if (!r.ok()) {
