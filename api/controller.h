@@ -1,0 +1,84 @@
+// The one place changes to the balancer happen: a change set is checked
+// against the generation precondition, applied to the model (and so the
+// maps), persisted, and announced as an event, all under one mutex, so
+// concurrent callers are serialized and events come out in order. If the
+// state cannot be persisted the model and maps are rolled back.
+//
+// The gRPC service (api/service.h) and the health checker (through
+// SetHealth) are its callers.
+#ifndef XLB_API_CONTROLLER_H_
+#define XLB_API_CONTROLLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "api/events.h"
+#include "lb/model.h"
+#include "lb/state.h"
+
+namespace xlb::api {
+
+struct ControllerOptions {
+  // Where the desired state is persisted; null keeps it in memory only.
+  const StateFile* state_file = nullptr;
+  size_t event_capacity = 4096;
+  absl::Time start_time = absl::Now();
+  std::string version;  // written into the state file
+};
+
+class Controller {
+ public:
+  // Loads the persisted state and makes the model (and the maps) equal it.
+  // A missing file is a first start (empty configuration). A corrupt file,
+  // or one holding a configuration this data plane cannot take, is an
+  // error: the agent must not start with something else.
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(
+      Balancer* balancer, ControllerOptions options);
+
+  // Applies `changes` (all or nothing), persists the result and records a
+  // ConfigChanged event naming `method` and the VIPs whose configuration
+  // changed. Returns the generation after the change (unchanged, with no
+  // event and no write, when the change set changed nothing).
+  absl::StatusOr<uint64_t> Change(const ChangeSet& changes,
+                                  absl::string_view method);
+
+  // The health checker's verdict on one backend of one VIP. Takes effect in
+  // the maps before returning; records a HealthChanged event when the
+  // health changed. Does not change the generation or the state file.
+  absl::Status SetHealth(const VipKey& vip, const IpAddress& backend,
+                         bool healthy);
+
+  struct ConfigSnapshot {
+    BalancerConfig config;
+    uint64_t generation = 0;
+  };
+  ConfigSnapshot GetConfig() const;
+  uint64_t generation() const;
+  std::vector<VipStatus> ListVipStatus() const;
+  std::vector<BackendStatus> ListBackendStatus() const;
+  DataplaneLimits limits() const { return limits_; }
+
+  EventLog& events() { return events_; }
+
+ private:
+  Controller(Balancer* balancer, ControllerOptions options);
+
+  absl::Status Persist(uint64_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Balancer* const balancer_;
+  const ControllerOptions options_;
+  const DataplaneLimits limits_;
+  mutable absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  EventLog events_;
+};
+
+}  // namespace xlb::api
+
+#endif  // XLB_API_CONTROLLER_H_

@@ -1,0 +1,72 @@
+// Prometheus text exposition (format 0.0.4) of xlbd's counters, and the
+// small HTTP/1.1 server that serves it on GET /metrics.
+//
+// Metrics (counters are monotonic since the maps were created):
+//   xlb_packets_total{reason}                  per-reason data-plane counters
+//   xlb_vip_packets_total{vip}, xlb_vip_bytes_total{vip},
+//   xlb_vip_new_flows_total{vip}, xlb_vip_no_backend_drops_total{vip}
+//   xlb_backend_packets_total{backend}, xlb_backend_bytes_total{backend}
+//       per backend address: the data plane counts per backend, over every
+//       VIP that uses it, so there is no vip label
+//   xlb_backend_up{vip,backend}                1 healthy, 0 not (gauge)
+//   xlb_backend_in_ring{vip,backend}           1 takes new flows (gauge)
+//   xlb_vip_has_ring{vip}                      0: packets dropped (gauge)
+//   xlb_config_generation                      desired-config generation
+//   xlb_api_requests_total{method,code}        API calls answered
+//   xlb_uptime_seconds                         since xlbd started
+#ifndef XLB_API_METRICS_H_
+#define XLB_API_METRICS_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lb/model.h"
+#include "lb/unique_fd.h"
+#include "xlb/v1/xlb.pb.h"
+
+namespace xlb::api {
+
+struct MetricsSnapshot {
+  const v1::GetStatsResponse* stats = nullptr;  // null: no data plane
+  std::vector<VipStatus> vips;
+  std::map<std::pair<std::string, std::string>, uint64_t> requests;
+  uint64_t generation = 0;
+  double uptime_seconds = 0;
+};
+
+std::string RenderMetrics(const MetricsSnapshot& snapshot);
+
+// Serves GET /metrics with `render()`'s text on its own thread.
+class MetricsServer {
+ public:
+  // `address` is "host:port" with a numeric host ("127.0.0.1:9470",
+  // "[::1]:9470"); port 0 picks a free port.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& address, std::function<std::string()> render);
+  ~MetricsServer();
+
+  int port() const { return port_; }
+
+ private:
+  MetricsServer() = default;
+  void Serve();
+  void Answer(int fd);
+
+  UniqueFd listen_fd_;
+  UniqueFd wake_read_;
+  UniqueFd wake_write_;
+  int port_ = 0;
+  std::function<std::string()> render_;
+  std::thread thread_;
+};
+
+}  // namespace xlb::api
+
+#endif  // XLB_API_METRICS_H_

@@ -1,0 +1,95 @@
+// xlb.v1.LoadBalancer on gRPC's synchronous API: each handler turns the
+// request into a model change set (api/convert.h) and hands it to the
+// Controller, which serializes changes. absl::Status becomes grpc::Status
+// in exactly one place (Handle in service.cc), which also counts requests
+// per method and code for the metrics.
+#ifndef XLB_API_SERVICE_H_
+#define XLB_API_SERVICE_H_
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/controller.h"
+#include "lb/dataplane.h"
+#include "xlb/v1/xlb.grpc.pb.h"
+
+namespace xlb::api {
+
+// Facts about the running agent that GetStatus reports.
+struct AgentInfo {
+  std::string version;
+  std::string interface;  // empty: not attached
+  v1::AttachMode attach_mode = v1::ATTACH_MODE_DETACHED;
+  std::string pin_dir;
+  bool adopted_pinned_maps = false;
+  absl::Time start_time = absl::Now();
+};
+
+// Requests answered, per (method, gRPC status code name).
+class RequestCounters {
+ public:
+  void Count(const std::string& method, const std::string& code);
+  std::map<std::pair<std::string, std::string>, uint64_t> Snapshot() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> counts_
+      ABSL_GUARDED_BY(mu_);
+};
+
+class LoadBalancerService final : public v1::LoadBalancer::Service {
+ public:
+  // `dataplane` may be null (stats are then unavailable); everything must
+  // outlive the service.
+  LoadBalancerService(Controller* controller, Dataplane* dataplane,
+                      AgentInfo info, RequestCounters* counters);
+
+  grpc::Status CreateVip(grpc::ServerContext*, const v1::CreateVipRequest*,
+                         v1::CreateVipResponse*) override;
+  grpc::Status UpdateVip(grpc::ServerContext*, const v1::UpdateVipRequest*,
+                         v1::UpdateVipResponse*) override;
+  grpc::Status DeleteVip(grpc::ServerContext*, const v1::DeleteVipRequest*,
+                         v1::DeleteVipResponse*) override;
+  grpc::Status GetVip(grpc::ServerContext*, const v1::GetVipRequest*,
+                      v1::GetVipResponse*) override;
+  grpc::Status ListVips(grpc::ServerContext*, const v1::ListVipsRequest*,
+                        v1::ListVipsResponse*) override;
+  grpc::Status UpdateBackends(grpc::ServerContext*,
+                              const v1::UpdateBackendsRequest*,
+                              v1::UpdateBackendsResponse*) override;
+  grpc::Status SetConfig(grpc::ServerContext*, const v1::SetConfigRequest*,
+                         v1::SetConfigResponse*) override;
+  grpc::Status SetVip(grpc::ServerContext*, const v1::SetVipRequest*,
+                      v1::SetVipResponse*) override;
+  grpc::Status GetConfig(grpc::ServerContext*, const v1::GetConfigRequest*,
+                         v1::GetConfigResponse*) override;
+  grpc::Status GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
+                        v1::GetStatsResponse*) override;
+  grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+                         v1::GetStatusResponse*) override;
+  grpc::Status WatchEvents(grpc::ServerContext*,
+                           const v1::WatchEventsRequest*,
+                           grpc::ServerWriter<v1::Event>*) override;
+
+  // GetStats without gRPC (the metrics endpoint uses it).
+  absl::StatusOr<v1::GetStatsResponse> Stats() const;
+
+ private:
+  template <typename Fn>
+  grpc::Status Handle(const char* method, Fn&& fn);
+
+  Controller* const controller_;
+  Dataplane* const dataplane_;
+  const AgentInfo info_;
+  RequestCounters* const counters_;
+};
+
+// The gRPC status for an absl::Status: same code, same message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace xlb::api
+
+#endif  // XLB_API_SERVICE_H_

@@ -1,0 +1,116 @@
+#include "api/stats.h"
+
+#include <set>
+
+#include "api/convert.h"
+
+namespace xlb::api {
+namespace {
+
+constexpr const char* kCounterNames[] = {
+    "rx",
+    "tx",
+    "pass_non_ip",
+    "pass_not_vip",
+    "pass_ipv4_fragment",
+    "pass_ipv4_options",
+    "pass_ipv6_ext_hdr",
+    "drop_malformed",
+    "drop_no_backend",
+    "drop_too_big",
+    "drop_no_config",
+    "drop_adjust_failed",
+    "drop_bad_backend",
+    "conn_hit",
+    "conn_miss",
+    "conn_stale",
+    "conn_syn",
+    "icmp_echo_reply",
+    "icmp_frag_needed",
+    "icmp6_too_big",
+    "icmp_error_forwarded",
+};
+static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == XLB_CNT_MAX,
+              "a name for every enum xlb_counter value");
+static_assert(XLB_CNT_DROP_NO_BACKEND == 8 && XLB_CNT_CONN_HIT == 13 &&
+                  XLB_CNT_ICMP_ERROR_FORWARDED == 20,
+              "kCounterNames follows enum xlb_counter's order");
+
+}  // namespace
+
+absl::Span<const char* const> CounterNames() { return kCounterNames; }
+
+absl::StatusOr<v1::GetStatsResponse> ReadStats(
+    Dataplane& dataplane, const std::vector<VipStatus>& vips,
+    const std::vector<BackendStatus>& backends) {
+  v1::GetStatsResponse response;
+  absl::StatusOr<StatCounters> counters = dataplane.ReadCounters();
+  if (!counters.ok()) return counters.status();
+  for (size_t i = 0; i < counters->size(); ++i) {
+    (*response.mutable_counters())[kCounterNames[i]] = (*counters)[i];
+  }
+  for (const VipStatus& vip : vips) {
+    absl::StatusOr<xlb_vip_stats> stats = dataplane.ReadVipStats(vip.index);
+    if (!stats.ok()) return stats.status();
+    v1::VipStats* out = response.add_vips();
+    *out->mutable_key() = VipKeyToProto(vip.key);
+    out->set_packets(stats->packets);
+    out->set_bytes(stats->bytes);
+    out->set_new_flows(stats->new_flows);
+    out->set_no_backend_drops(stats->no_backend_drops);
+  }
+  for (const BackendStatus& backend : backends) {
+    absl::StatusOr<xlb_backend_stats> stats =
+        dataplane.ReadBackendStats(backend.index);
+    if (!stats.ok()) return stats.status();
+    v1::BackendStats* out = response.add_backends();
+    out->set_address(backend.address.ToString());
+    out->set_packets(stats->packets);
+    out->set_bytes(stats->bytes);
+  }
+  return response;
+}
+
+std::vector<v1::MapUsage> MapUsages(Dataplane* dataplane,
+                                    const DataplaneLimits& limits,
+                                    const BalancerConfig& config,
+                                    const std::vector<VipStatus>& vips,
+                                    const std::vector<BackendStatus>& backends) {
+  auto usage = [](const char* name, uint64_t used, uint64_t capacity,
+                  uint64_t memory) {
+    v1::MapUsage u;
+    u.set_name(name);
+    u.set_used(used);
+    u.set_capacity(capacity);
+    u.set_memory_bytes(memory);
+    return u;
+  };
+  std::set<IpAddress> echo;
+  uint64_t ring_entries = 0;
+  uint64_t rings = 0;
+  for (const VipConfig& vip : config.vips) {
+    if (vip.settings.echo_reply) echo.insert(vip.key.address);
+  }
+  for (size_t i = 0; i < vips.size() && i < config.vips.size(); ++i) {
+    if (!vips[i].has_ring) continue;
+    ++rings;
+    ring_entries += config.vips[i].settings.ring_size;
+  }
+  const uint64_t vip_entries = config.vips.size() + echo.size();
+  uint64_t conns = 0;
+  if (dataplane != nullptr) {
+    if (absl::StatusOr<uint32_t> n = dataplane->CountConns(); n.ok()) conns = *n;
+  }
+  return {
+      usage("vips", vip_entries, limits.max_vips,
+            vip_entries * (sizeof(xlb_vip_key) + sizeof(xlb_vip_value))),
+      // An array: every entry is allocated at load time.
+      usage("backends", backends.size(), limits.max_backends - 1,
+            uint64_t{limits.max_backends} * sizeof(xlb_backend)),
+      usage("rings", rings, limits.max_vips, ring_entries * sizeof(uint32_t)),
+      usage("conns", conns, limits.max_conns,
+            conns * (sizeof(xlb_flow) + sizeof(xlb_conn))),
+  };
+}
+
+}  // namespace xlb::api
