@@ -248,10 +248,10 @@ UdpServer::UdpServer(Behaviour behaviour, const std::string& address)
       const ssize_t n = recvfrom(socket_.get(), buf, sizeof(buf), 0,
                                  reinterpret_cast<sockaddr*>(&from), &len);
       if (n < 0) continue;
-      ++received_;
+      const int count = ++received_;
       if (behaviour.silent) continue;
-      const std::string reply =
-          behaviour.echo ? std::string(buf, n) : behaviour.reply;
+      std::string reply = behaviour.echo ? std::string(buf, n) : behaviour.reply;
+      if (behaviour.alternate && count % 2 == 0) reply = "wrong reply";
       sendto(socket_.get(), reply.data(), reply.size(), 0,
              reinterpret_cast<sockaddr*>(&from), len);
     }

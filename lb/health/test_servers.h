@@ -29,9 +29,9 @@ class TcpServer {
   int accepted() const { return accepted_; }
 
  private:
+  uint16_t port_ = 0;  // set while the socket member below is built
   UniqueFd listener_;
   UniqueFd stop_;
-  uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
   std::thread thread_;
 };
@@ -44,9 +44,9 @@ class FullBacklogListener {
   uint16_t port() const { return port_; }
 
  private:
+  uint16_t port_ = 0;  // set while the socket member below is built
   UniqueFd listener_;
   std::vector<UniqueFd> fillers_;
-  uint16_t port_ = 0;
 };
 
 // A self-signed certificate for "localhost" and 127.0.0.1, made at run time.
@@ -74,13 +74,13 @@ class HttpServer {
   std::string last_request() const;
 
  private:
+  uint16_t port_ = 0;  // set while the socket member below is built
   void Serve(UniqueFd conn);
 
   HttpReply reply_;
   SslCtxPtr tls_;
   UniqueFd listener_;
   UniqueFd stop_;
-  uint16_t port_ = 0;
   std::atomic<int> requests_{0};
   mutable std::mutex mu_;
   std::string last_request_;
@@ -96,6 +96,8 @@ class UdpServer {
     bool echo = true;
     std::string reply;
     bool silent = false;
+    // Every second datagram gets "wrong reply" instead.
+    bool alternate = false;
   };
   explicit UdpServer(Behaviour behaviour,
                      const std::string& address = "127.0.0.1");
@@ -104,9 +106,9 @@ class UdpServer {
   int received() const { return received_; }
 
  private:
+  uint16_t port_ = 0;  // set while the socket member below is built
   UniqueFd socket_;
   UniqueFd stop_;
-  uint16_t port_ = 0;
   std::atomic<int> received_{0};
   std::thread thread_;
 };
