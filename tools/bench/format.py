@@ -11,7 +11,7 @@ import os
 # Issue targets: ns above the XDP_TX baseline (median), and Maglev build time.
 DATAPLANE_TARGETS = {"ipv4_syn": 220, "ipv4_established": 80,
                      "ipv6_established": 90}
-MAGLEV_TARGET_US = {(65537, 1000): 1000.0}
+MAGLEV_TARGET_US = {("BM_BuildEqualWeights", 65537, 1000): 1000.0}
 
 SCENARIOS = [
     ("ipv4_syn", "IPv4 TCP SYN (new flow, writes a conn entry)"),
@@ -118,17 +118,18 @@ def maglev_section(d):
     rows = gbench_rows(d)
     if not rows:
         return out + ["Not measured (maglev_bench failed or did not run).", ""]
-    out += ["| benchmark | M | N | time (µs, wall) | CPU (µs) | target |",
+    out += ["Median of 5 repetitions. The target is checked against CPU time: on a shared VM, wall time also counts time the thread was preempted.", "",
+            "| benchmark | M | N | time (µs, wall) | CPU (µs) | target |",
             "| --- | ---: | ---: | ---: | ---: | --- |"]
     for b in rows:
-        name = b["name"]
+        name = b.get("run_name", b["name"])
         parts = dict(p.split(":") for p in name.split("/")[1:] if ":" in p)
         m, n = int(parts.get("M", 0)), int(parts.get("N", 0))
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b.get("time_unit", "ns")]
         real, cpu = b["real_time"] * scale, b["cpu_time"] * scale
-        target = MAGLEV_TARGET_US.get((m, n))
+        target = MAGLEV_TARGET_US.get((name.split("/")[0], m, n))
         t = "" if target is None else (
-            f"≤ {target:.0f} µs: **{'met' if real <= target else 'missed'}**")
+            f"≤ {target:.0f} µs CPU: **{'met' if cpu <= target else 'missed'}**")
         out.append(f"| {name.split('/')[0]} | {m} | {n} | {real:.0f} | {cpu:.0f} | {t} |")
     return out + [""]
 
