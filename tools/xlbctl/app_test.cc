@@ -1,0 +1,120 @@
+// In-process checks of the command tree: help, usage errors, local
+// validation and the unreachable-agent path, which need no agent.
+#include "tools/xlbctl/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/xlbctl/exit_codes.h"
+
+namespace xlb::xlbctl {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result RunXlbctl(std::vector<std::string> args) {
+  args.insert(args.begin(), "xlbctl");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  int code = Main(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A server nobody listens on.
+const char* const kNoAgent = "unix:/nonexistent/xlbctl-test.sock";
+
+TEST(AppTest, EveryVerbHasHelpWithExamples) {
+  const std::vector<std::vector<std::string>> verbs = {
+      {"status"},          {"version"},          {"vip"},
+      {"vip", "add"},      {"vip", "update"},    {"vip", "del"},
+      {"vip", "list"},     {"vip", "show"},      {"backend"},
+      {"backend", "add"},  {"backend", "del"},   {"backend", "weight"},
+      {"backend", "drain"}, {"backend", "undrain"}, {"backend", "list"},
+      {"health"},          {"health", "set"},    {"health", "show"},
+      {"stats"},           {"events"},           {"config"},
+      {"config", "get"},   {"config", "apply"},  {"completion", "bash"},
+  };
+  for (auto verb : verbs) {
+    verb.push_back("--help");
+    Result r = RunXlbctl(verb);
+    EXPECT_EQ(r.code, kExitOk) << verb[0];
+    EXPECT_THAT(r.out, HasSubstr("Example")) << verb[0] << " " << verb[1];
+  }
+}
+
+TEST(AppTest, TopLevelHelpDocumentsExitCodesAndServer) {
+  Result r = RunXlbctl({"--help"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr("Exit codes"));
+  EXPECT_THAT(r.out, HasSubstr("XLB_SERVER"));
+  EXPECT_THAT(r.out, HasSubstr("/run/xlb/xlbd.sock"));
+}
+
+TEST(AppTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(RunXlbctl({}).code, kExitUsage);
+  EXPECT_EQ(RunXlbctl({"frobnicate"}).code, kExitUsage);
+  EXPECT_EQ(RunXlbctl({"vip", "add"}).code, kExitUsage);  // VIP missing
+  EXPECT_EQ(RunXlbctl({"vip", "list", "--bogus"}).code, kExitUsage);
+  EXPECT_EQ(RunXlbctl({"-o", "xml", "status"}).code, kExitUsage);
+  EXPECT_EQ(RunXlbctl({"backend", "weight", "192.0.2.1:80", "198.51.100.1"}).code,
+            kExitUsage);  // --weight missing
+}
+
+TEST(AppTest, MalformedValuesExitWithFourBeforeContactingTheAgent) {
+  Result r = RunXlbctl({"--server", kNoAgent, "vip", "add", "192.0.2.999:80/tcp"});
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("not an IPv4 or IPv6 address"));
+  r = RunXlbctl({"--server", kNoAgent, "backend", "add", "192.0.2.1:80/tcp",
+           "backend-1"});
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("backend-1"));
+  r = RunXlbctl({"--server", "no-port-here", "status"});
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("--server"));
+}
+
+TEST(AppTest, UnreachableAgentExitsWithFiveAndSaysWhere) {
+  Result r = RunXlbctl({"--server", kNoAgent, "--timeout", "2s", "status"});
+  EXPECT_EQ(r.code, kExitUnavailable);
+  EXPECT_THAT(r.err, HasSubstr("cannot reach xlbd at " + std::string(kNoAgent)));
+}
+
+TEST(AppTest, ServerComesFromTheEnvironment) {
+  setenv("XLB_SERVER", kNoAgent, 1);
+  Result r = RunXlbctl({"--timeout", "2s", "vip", "list"});
+  unsetenv("XLB_SERVER");
+  EXPECT_EQ(r.code, kExitUnavailable);
+  EXPECT_THAT(r.err, HasSubstr(kNoAgent));
+}
+
+TEST(AppTest, TlsFilesAreRefusedForUnixSockets) {
+  Result r = RunXlbctl({"--server", kNoAgent, "--ca", "/etc/hostname", "status"});
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("TCP servers"));
+}
+
+TEST(AppTest, CheckedInCompletionScriptMatchesTheCommandTable) {
+  Result r = RunXlbctl({"completion", "bash"});
+  ASSERT_EQ(r.code, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr("complete -F _xlbctl xlbctl"));
+  std::ifstream file(XLBCTL_COMPLETION_SCRIPT);
+  std::stringstream checked_in;
+  checked_in << file.rdbuf();
+  EXPECT_EQ(checked_in.str(), r.out)
+      << "tools/xlbctl/xlbctl.bash is stale: rebuild target "
+         "xlbctl_completion";
+}
+
+}  // namespace
+}  // namespace xlb::xlbctl

@@ -1,0 +1,127 @@
+#include "tools/xlbctl/views.h"
+
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/xlbctl/arguments.h"
+#include "tools/xlbctl/output.h"
+
+namespace xlb::xlbctl {
+namespace {
+
+bool SameKey(const v1::VipKey& a, const v1::VipKey& b) {
+  return a.address() == b.address() && a.port() == b.port() &&
+         a.protocol() == b.protocol();
+}
+
+std::string RingSize(const v1::VipSettings& settings) {
+  return settings.ring_size() == 0 ? "65537"
+                                   : absl::StrCat(settings.ring_size());
+}
+
+}  // namespace
+
+const v1::VipStatus* FindVipStatus(const v1::GetStatusResponse& status,
+                                   const v1::VipKey& key) {
+  for (const auto& vip : status.vips()) {
+    if (SameKey(vip.key(), key)) return &vip;
+  }
+  return nullptr;
+}
+
+std::string HealthCheckSummary(const v1::VipSettings& settings) {
+  if (!settings.has_health_check()) return "none";
+  const v1::HealthCheck& hc = settings.health_check();
+  std::string text = HealthCheckTypeName(hc.type());
+  if (hc.port() != 0) absl::StrAppend(&text, " :", hc.port());
+  if (hc.type() == v1::HEALTH_CHECK_TYPE_HTTP ||
+      hc.type() == v1::HEALTH_CHECK_TYPE_HTTPS) {
+    absl::StrAppend(&text, " ", hc.http_path().empty() ? "/" : hc.http_path());
+  }
+  auto or_default = [](const google::protobuf::Duration& d,
+                       const char* fallback) {
+    std::string s = FormatDuration(d);
+    return s == "-" ? std::string(fallback) : s;
+  };
+  absl::StrAppend(&text, " every ", or_default(hc.interval(), "5s"),
+                  ", timeout ", or_default(hc.timeout(), "2s"), ", rise ",
+                  hc.rise() == 0 ? 2 : hc.rise(), ", fall ",
+                  hc.fall() == 0 ? 3 : hc.fall());
+  return text;
+}
+
+void PrintVipTable(std::ostream& out,
+                   const google::protobuf::RepeatedPtrField<v1::Vip>& vips) {
+  Table table({"VIP", "HASH", "RING", "SEED", "ECHO", "MIN-HEALTHY",
+               "BACKENDS", "HEALTH-CHECK"});
+  for (const auto& vip : vips) {
+    const v1::VipSettings& s = vip.settings();
+    table.AddRow({FormatVipKey(vip.key()), HashModeName(s.hash_mode()),
+                  RingSize(s), absl::StrCat(s.maglev_seed()),
+                  YesNo(s.echo_reply()),
+                  absl::StrFormat("%g", s.min_healthy_fraction()),
+                  absl::StrCat(vip.backends_size()),
+                  HealthCheckSummary(s)});
+  }
+  if (table.empty()) {
+    out << "no VIPs configured\n";
+    return;
+  }
+  table.Print(out);
+}
+
+void PrintVipDetails(std::ostream& out, const v1::Vip& vip,
+                     const v1::VipStatus* status) {
+  const v1::VipSettings& s = vip.settings();
+  out << "vip " << FormatVipKey(vip.key()) << "\n";
+  if (status != nullptr) {
+    out << "  index:        " << status->index() << "\n"
+        << "  has ring:     " << YesNo(status->has_ring())
+        << (status->has_ring() ? "" : " (no eligible backend: packets dropped)")
+        << "\n"
+        << "  fail open:    " << YesNo(status->fail_open()) << "\n";
+  }
+  out << "  hash:         " << HashModeName(s.hash_mode()) << "\n"
+      << "  ring size:    " << RingSize(s) << "\n"
+      << "  maglev seed:  " << s.maglev_seed() << "\n"
+      << "  echo reply:   " << YesNo(s.echo_reply()) << "\n"
+      << "  min healthy:  " << absl::StrFormat("%g", s.min_healthy_fraction())
+      << "\n"
+      << "  health check: " << HealthCheckSummary(s) << "\n";
+  if (vip.backends().empty()) {
+    out << "  backends:     none\n";
+    return;
+  }
+  out << "  backends:\n";
+  if (status != nullptr) {
+    PrintBackendHealthTable(out, *status, "    ");
+    return;
+  }
+  Table table({"ADDRESS", "WEIGHT", "DRAINED"});
+  for (const auto& b : vip.backends()) {
+    table.AddRow({b.address(), absl::StrCat(b.has_weight() ? b.weight() : 1),
+                  YesNo(b.drained())});
+  }
+  table.Print(out, "    ");
+}
+
+void PrintBackendHealthTable(std::ostream& out, const v1::VipStatus& status,
+                             const std::string& indent) {
+  Table table(
+      {"ADDRESS", "WEIGHT", "DRAINED", "STATE", "HEALTHY", "IN-RING", "INDEX"});
+  for (const auto& b : status.backends()) {
+    table.AddRow({b.address(), absl::StrCat(b.weight()), YesNo(b.drained()),
+                  BackendStateName(b.state()), YesNo(b.healthy()),
+                  YesNo(b.in_ring()), absl::StrCat(b.index())});
+  }
+  if (table.empty()) {
+    out << indent << "no backends\n";
+    return;
+  }
+  table.Print(out, indent);
+}
+
+}  // namespace xlb::xlbctl

@@ -1,0 +1,37 @@
+// Human-readable views of the API's messages, shared by the verbs that show
+// the same things (vip list/show, backend list, health show, status).
+#ifndef XLB_TOOLS_XLBCTL_VIEWS_H_
+#define XLB_TOOLS_XLBCTL_VIEWS_H_
+
+#include <ostream>
+#include <string>
+
+#include "google/protobuf/repeated_ptr_field.h"
+#include "xlb/v1/config.pb.h"
+#include "xlb/v1/xlb.pb.h"
+
+namespace xlb::xlbctl {
+
+// The VIP's entry in a status response, or null.
+const v1::VipStatus* FindVipStatus(const v1::GetStatusResponse& status,
+                                   const v1::VipKey& key);
+
+// "tcp :80 every 5s, timeout 2s, rise 2, fall 3" or "none".
+std::string HealthCheckSummary(const v1::VipSettings& settings);
+
+// VIP  HASH  RING  SEED  ECHO  MIN-HEALTHY  BACKENDS  HEALTH-CHECK
+void PrintVipTable(std::ostream& out,
+                   const google::protobuf::RepeatedPtrField<v1::Vip>& vips);
+
+// Settings, health check and a backend table; `status` (may be null) adds
+// each backend's state, health and ring membership.
+void PrintVipDetails(std::ostream& out, const v1::Vip& vip,
+                     const v1::VipStatus* status);
+
+// ADDRESS  WEIGHT  DRAINED  STATE  HEALTHY  IN-RING  INDEX, from status.
+void PrintBackendHealthTable(std::ostream& out, const v1::VipStatus& status,
+                             const std::string& indent = "");
+
+}  // namespace xlb::xlbctl
+
+#endif  // XLB_TOOLS_XLBCTL_VIEWS_H_
