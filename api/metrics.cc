@@ -221,8 +221,9 @@ void MetricsServer::Answer(int fd) {
     if (n <= 0) return;
     request.append(buffer, static_cast<size_t>(n));
   }
-  const std::vector<absl::string_view> line =
-      absl::StrSplit(request.substr(0, request.find_first_of("\r\n")), ' ');
+  const std::string first_line =
+      request.substr(0, request.find_first_of("\r\n"));
+  const std::vector<absl::string_view> line = absl::StrSplit(first_line, ' ');
   std::string status = "200 OK";
   std::string body;
   std::string type = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,0 +1,53 @@
+// xlbd's life cycle: load (or adopt) the pinned data plane, reconcile it with
+// the persisted desired state, attach, serve the API and metrics until
+// SIGTERM/SIGINT, and exit leaving the data plane in place (traffic keeps
+// flowing while the agent restarts or upgrades).
+#ifndef XLB_TOOLS_XLBD_AGENT_H_
+#define XLB_TOOLS_XLBD_AGENT_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "api/server.h"
+#include "lb/dataplane.h"
+#include "tools/xlbd/host_network.h"
+#include "xlb_abi.h"
+
+namespace xlb::xlbd {
+
+struct AgentOptions {
+  // Empty: load and pin the data plane but attach nothing (tests, staging).
+  std::string interface;
+  XdpMode attach_mode = XdpMode::kNative;
+  std::string bpffs_dir = "/sys/fs/bpf/xlb";
+  std::string state_file = "/var/lib/xlb/state";
+  api::ListenerOptions listeners;
+  std::string metrics_address = "127.0.0.1:9470";  // empty: none
+  DataplaneLimits limits;
+  std::string source_v4;  // "198.51.100.10/32"; empty: none
+  std::string source_v6;  // "2001:db8::10/128"; empty: none
+  std::optional<MacAddress> gateway_mac;  // unset: resolved
+  uint32_t mtu = 0;  // 0: the interface's MTU
+  absl::Duration tcp_idle_timeout = absl::Seconds(300);
+  absl::Duration udp_idle_timeout = absl::Seconds(30);
+  uint32_t hash_seed = 0;
+  size_t event_buffer = 4096;
+};
+
+// Checks what can be checked without touching the system. InvalidArgument
+// naming the flag.
+absl::Status ValidateAgentOptions(const AgentOptions& options);
+
+// The config map's entry: outer addresses, MACs, MTU, timeouts, seed.
+// Reads the interface's MAC and MTU and resolves the gateway when needed.
+absl::StatusOr<xlb_config> BuildDataplaneConfig(const AgentOptions& options);
+
+// Runs until SIGTERM or SIGINT (blocked by the caller). Errors at start
+// (corrupt state file, unusable interface, ...) return before serving.
+absl::Status RunAgent(const AgentOptions& options);
+
+}  // namespace xlb::xlbd
+
+#endif  // XLB_TOOLS_XLBD_AGENT_H_
