@@ -1,5 +1,6 @@
 #include "lb/health/checker.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
@@ -39,7 +40,9 @@ struct HealthChecker::TargetState {
         plan(std::move(p)),
         health(target.initial_status, s.rise, s.fall) {}
 
-  int64_t interval_ns() const { return absl::ToInt64Nanoseconds(schedule.interval); }
+  int64_t interval_ns() const {
+    return absl::ToInt64Nanoseconds(schedule.interval);
+  }
 
   HealthTarget target;
   EffectiveSchedule schedule;
@@ -61,7 +64,8 @@ absl::StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Create(
     HealthCheckerOptions options) {
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.valid()) {
-    return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("epoll_create1: ", strerror(errno)));
   }
   UniqueFd wake(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake.valid()) {
@@ -183,8 +187,8 @@ size_t HealthChecker::target_count() const {
 }
 
 TargetReport HealthChecker::ReportOf(const TargetState& t) const {
-  return TargetReport{t.target.id, t.health.status(), t.counters,
-                      t.last_result, absl::Nanoseconds(t.last_latency_ns)};
+  return TargetReport{t.target.id, t.health.status(), t.counters, t.last_result,
+                      absl::Nanoseconds(t.last_latency_ns)};
 }
 
 absl::Status HealthChecker::AddOnLoop(const HealthTarget& target) {
@@ -260,6 +264,7 @@ absl::Status HealthChecker::RemoveOnLoop(TargetId id) {
 
 void HealthChecker::Run() {
   tls_loop_owner = this;
+  pthread_setname_np(pthread_self(), "xlb-health");
   epoll_event events[kMaxEventsPerWait];
   while (!stop_requested_) {
     const int n = epoll_wait(epoll_.get(), events, kMaxEventsPerWait,
@@ -297,16 +302,16 @@ int HealthChecker::NextTimeoutMs(int64_t now_ns) const {
   const int64_t wait_ns = timers_.top().when_ns - now_ns;
   if (wait_ns <= 0) return 0;
   // Round up: waking before the deadline would only spin.
-  return static_cast<int>(std::min<int64_t>((wait_ns + 999'999) / 1'000'000,
-                                            60'000));
+  return static_cast<int>(
+      std::min<int64_t>((wait_ns + 999'999) / 1'000'000, 60'000));
 }
 
 void HealthChecker::RunDueTimers(int64_t now_ns) {
   while (!timers_.empty() && timers_.top().when_ns <= now_ns) {
     const Timer timer = timers_.top();
     timers_.pop();
-    TargetState* t = timer.slot < slots_.size() ? slots_[timer.slot].get()
-                                                : nullptr;
+    TargetState* t =
+        timer.slot < slots_.size() ? slots_[timer.slot].get() : nullptr;
     if (t == nullptr || t->timer_seq != timer.seq) continue;  // stale
     if (t->probe != nullptr) {
       FinishProbe(*t,
@@ -348,8 +353,8 @@ void HealthChecker::ScheduleFirst(TargetState& t, int64_t now_ns) {
 void HealthChecker::ScheduleNext(TargetState& t, int64_t now_ns) {
   const int64_t interval = t.interval_ns();
   if (t.next_base_ns < now_ns) {  // the probe outlived its interval
-    t.next_base_ns += (now_ns - t.next_base_ns + interval - 1) / interval *
-                      interval;
+    t.next_base_ns +=
+        (now_ns - t.next_base_ns + interval - 1) / interval * interval;
   }
   SetTimer(slot_of_[t.target.id], t,
            t.next_base_ns +
@@ -375,11 +380,11 @@ void HealthChecker::StartProbe(uint32_t slot, TargetState& t, int64_t now_ns) {
   ev.events = progress.wait_events;
   ev.data.u64 = (uint64_t{slot} << 32) | t.probe_token;
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, t.probe->fd(), &ev) != 0) {
-    FinishProbe(t,
-                ProbeResult::Failure(ProbeOutcome::kLocalError,
-                                     absl::StrCat("epoll_ctl: ",
-                                                  strerror(errno))),
-                NowNs());
+    FinishProbe(
+        t,
+        ProbeResult::Failure(ProbeOutcome::kLocalError,
+                             absl::StrCat("epoll_ctl: ", strerror(errno))),
+        NowNs());
     return;
   }
   t.registered_events = progress.wait_events;

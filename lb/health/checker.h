@@ -57,7 +57,7 @@ namespace xlb::health {
 
 struct HealthTransition {
   TargetId id = 0;
-  HealthStatus status = HealthStatus::kDown;  // the new status
+  HealthStatus status = HealthStatus::kDown;     // the new status
   ProbeOutcome reason = ProbeOutcome::kSuccess;  // of the deciding probe
   std::string detail;                            // of the deciding probe
   absl::Duration latency;                        // of the deciding probe
@@ -164,7 +164,7 @@ class HealthChecker {
   const std::unique_ptr<TlsContexts> tls_;
 
   mutable std::mutex mu_;
-  bool running_ = false;  // guarded by mu_
+  bool running_ = false;                                 // guarded by mu_
   mutable std::vector<std::function<void()>> commands_;  // guarded by mu_
   std::atomic<bool> stop_requested_{false};
   std::thread thread_;

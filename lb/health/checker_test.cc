@@ -170,12 +170,16 @@ TEST(CheckerUdpTest, UnboundPortIsRefused) {
 }
 
 TEST(CheckerStateTest, FlappingBackendNeverTransitions) {
-  testing::UdpServer server({.echo = true, .alternate = true});
+  // One server per target: each alternates over the probes it receives.
+  testing::UdpServer server_of_up({.echo = true, .alternate = true});
+  testing::UdpServer server_of_down({.echo = true, .alternate = true});
   TransitionLog log;
   auto checker = testing::NewChecker(log);
   for (HealthStatus initial : {HealthStatus::kUp, HealthStatus::kDown}) {
-    HealthTarget target = FastTarget(initial == HealthStatus::kUp ? 1 : 2,
-                                     HealthCheckType::kUdp, server.port());
+    const bool up = initial == HealthStatus::kUp;
+    HealthTarget target =
+        FastTarget(up ? 1 : 2, HealthCheckType::kUdp,
+                   up ? server_of_up.port() : server_of_down.port());
     target.spec.udp_request = target.spec.udp_response = "ping";
     target.spec.interval = absl::Milliseconds(50);
     target.spec.timeout = absl::Milliseconds(40);
@@ -242,7 +246,8 @@ TEST(CheckerApiTest, RejectsDuplicateUnknownAndInvalidTargets) {
   HealthTarget target = FastTarget(1, HealthCheckType::kTcp, 80);
   ASSERT_TRUE(checker->AddTarget(target).ok());
   ASSERT_TRUE(checker->Start().ok());
-  EXPECT_EQ(checker->AddTarget(target).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(checker->AddTarget(target).code(),
+            absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(checker->RemoveTarget(9).code(), absl::StatusCode::kNotFound);
   target.id = 9;
   EXPECT_EQ(checker->UpdateTarget(target).code(), absl::StatusCode::kNotFound);
@@ -364,7 +369,8 @@ TEST(CheckerScheduleTest, JitterDelaysEachProbeByADifferentAmount) {
     HealthTarget target = FastTarget(id, HealthCheckType::kTcp, server.port());
     target.spec.interval = absl::Milliseconds(50);
     target.spec.timeout = absl::Milliseconds(40);
-    target.spec.jitter = id == 1 ? absl::ZeroDuration() : absl::Milliseconds(40);
+    target.spec.jitter =
+        id == 1 ? absl::ZeroDuration() : absl::Milliseconds(40);
     ASSERT_TRUE(checker->AddTarget(target).ok());
   }
   ASSERT_TRUE(checker->Start().ok());

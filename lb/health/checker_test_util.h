@@ -26,8 +26,8 @@ class TransitionLog {
     };
   }
   // Waits until `count` transitions arrived; returns them all.
-  std::vector<HealthTransition> WaitFor(size_t count,
-                                        absl::Duration limit = absl::Seconds(5)) {
+  std::vector<HealthTransition> WaitFor(
+      size_t count, absl::Duration limit = absl::Seconds(5)) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, absl::ToChronoNanoseconds(limit),
                  [&] { return transitions_.size() >= count; });

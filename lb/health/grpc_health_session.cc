@@ -42,12 +42,15 @@ uint32_t ReadU32(absl::string_view b, size_t at) {
 void AppendFrame(uint8_t type, uint8_t flags, uint32_t stream,
                  absl::string_view payload, std::string* out) {
   const uint32_t n = payload.size();
-  const char header[kFrameHeaderBytes] = {
-      static_cast<char>(n >> 16),      static_cast<char>(n >> 8),
-      static_cast<char>(n),            static_cast<char>(type),
-      static_cast<char>(flags),        static_cast<char>(stream >> 24),
-      static_cast<char>(stream >> 16), static_cast<char>(stream >> 8),
-      static_cast<char>(stream)};
+  const char header[kFrameHeaderBytes] = {static_cast<char>(n >> 16),
+                                          static_cast<char>(n >> 8),
+                                          static_cast<char>(n),
+                                          static_cast<char>(type),
+                                          static_cast<char>(flags),
+                                          static_cast<char>(stream >> 24),
+                                          static_cast<char>(stream >> 16),
+                                          static_cast<char>(stream >> 8),
+                                          static_cast<char>(stream)};
   out->append(header, kFrameHeaderBytes);
   out->append(payload.data(), payload.size());
 }
@@ -180,9 +183,11 @@ std::optional<ProbeResult> GrpcHealthSession::OnReceive(absl::string_view bytes,
   return verdict;
 }
 
-std::optional<ProbeResult> GrpcHealthSession::OnFrame(
-    uint8_t type, uint8_t flags, uint32_t stream, absl::string_view payload,
-    std::string* reply) {
+std::optional<ProbeResult> GrpcHealthSession::OnFrame(uint8_t type,
+                                                      uint8_t flags,
+                                                      uint32_t stream,
+                                                      absl::string_view payload,
+                                                      std::string* reply) {
   if (in_header_block_ && type != kContinuation) {
     return Bad("HTTP/2 header block interrupted");
   }
@@ -194,8 +199,8 @@ std::optional<ProbeResult> GrpcHealthSession::OnFrame(
       if ((flags & kAck) == 0) AppendFrame(kPing, kAck, 0, payload, reply);
       return std::nullopt;
     case kGoaway:
-      if (payload.size() >= 8 && (ReadU32(payload, 0) & 0x7fffffff) <
-                                     kStreamId) {
+      if (payload.size() >= 8 &&
+          (ReadU32(payload, 0) & 0x7fffffff) < kStreamId) {
         return Bad(absl::StrCat("GOAWAY before the stream, error code ",
                                 ReadU32(payload, 4)));
       }
@@ -286,9 +291,9 @@ ProbeResult GrpcHealthSession::Finish() {
       ParseServingStatus(absl::string_view(message_).substr(5));
   if (!status) return Bad("malformed HealthCheckResponse");
   if (*status == 1) return ProbeResult::Success();
-  return ProbeResult::Failure(ProbeOutcome::kWrongStatus,
-                              absl::StrCat("health status ",
-                                           ServingStatusName(*status)));
+  return ProbeResult::Failure(
+      ProbeOutcome::kWrongStatus,
+      absl::StrCat("health status ", ServingStatusName(*status)));
 }
 
 ProbeResult GrpcHealthSession::OnPeerClosed() {

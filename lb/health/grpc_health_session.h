@@ -42,11 +42,11 @@ class GrpcHealthSession : public StreamSession {
 
   std::string buffer_;
   HpackDecoder hpack_;
-  std::string header_block_;      // fragments until END_HEADERS
+  std::string header_block_;  // fragments until END_HEADERS
   bool header_block_ends_stream_ = false;
   bool in_header_block_ = false;
   bool seen_response_headers_ = false;
-  std::string message_;           // DATA payload of stream 1
+  std::string message_;  // DATA payload of stream 1
   std::optional<std::string> grpc_status_;
   std::string grpc_message_;
 };

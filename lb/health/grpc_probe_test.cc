@@ -81,8 +81,8 @@ TEST_F(GrpcProbeTest, WholeServerServingIsUp) {
 TEST_F(GrpcProbeTest, UnknownServiceIsWrongGrpcStatus) {
   TransitionLog log;
   auto checker = testing::NewChecker(log);
-  ASSERT_TRUE(checker->AddTarget(Target("no.such.Service", HealthStatus::kUp))
-                  .ok());
+  ASSERT_TRUE(
+      checker->AddTarget(Target("no.such.Service", HealthStatus::kUp)).ok());
   ASSERT_TRUE(checker->Start().ok());
   std::vector<HealthTransition> got = log.WaitFor(1);
   ASSERT_EQ(got.size(), 1u);

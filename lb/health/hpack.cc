@@ -237,7 +237,8 @@ void HpackDecoder::Insert(std::string name, std::string value) {
   Evict();  // an entry larger than the table empties it (RFC 7541 4.4)
 }
 
-absl::Status HpackDecoder::Decode(absl::string_view block, HeaderList* headers) {
+absl::Status HpackDecoder::Decode(absl::string_view block,
+                                  HeaderList* headers) {
   size_t pos = 0;
   while (pos < block.size()) {
     const uint8_t first = static_cast<uint8_t>(block[pos]);

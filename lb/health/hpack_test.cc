@@ -23,7 +23,8 @@ std::string HuffmanEncode(absl::string_view text) {
     }
   }
   if (count > 0) {
-    out.push_back(static_cast<char>((bits << (8 - count)) | ((1 << (8 - count)) - 1)));
+    out.push_back(
+        static_cast<char>((bits << (8 - count)) | ((1 << (8 - count)) - 1)));
   }
   return out;
 }
@@ -36,9 +37,9 @@ TEST(HpackTest, HuffmanDecodesRfc7541Examples) {
   ASSERT_TRUE(HpackHuffmanDecode(Hex("aec3771a4b"), &out).ok());
   EXPECT_EQ(out, "private");
   out.clear();
-  ASSERT_TRUE(
-      HpackHuffmanDecode(Hex("d07abe941054d444a8200595040b8166e082a62d1bff"), &out)
-          .ok());
+  ASSERT_TRUE(HpackHuffmanDecode(
+                  Hex("d07abe941054d444a8200595040b8166e082a62d1bff"), &out)
+                  .ok());
   EXPECT_EQ(out, "Mon, 21 Oct 2013 20:13:21 GMT");
 }
 
@@ -73,8 +74,8 @@ TEST(HpackTest, DecodesRfc7541ResponseSequence) {
   ASSERT_TRUE(decoder.Decode(Hex("4883640effc1c0bf"), &second).ok());
   ASSERT_EQ(second.size(), 4u);
   EXPECT_EQ(second[0].second, "307");
-  EXPECT_EQ(second[1], (std::pair<std::string, std::string>(
-                           "cache-control", "private")));
+  EXPECT_EQ(second[1],
+            (std::pair<std::string, std::string>("cache-control", "private")));
   EXPECT_EQ(second[3].first, "location");
 }
 

@@ -41,14 +41,16 @@ absl::Status HttpResponseParser::ParseHeaders(absl::string_view head) {
   std::vector<absl::string_view> lines = absl::StrSplit(head, kCrlf);
   absl::string_view status_line = lines[0];
   // "HTTP/1.1 200 OK"
-  if (!absl::ConsumePrefix(&status_line, "HTTP/1.") ||
-      status_line.size() < 5 || status_line[1] != ' ') {
-    return Malformed(absl::StrCat("status line '", lines[0].substr(0, 64), "'"));
+  if (!absl::ConsumePrefix(&status_line, "HTTP/1.") || status_line.size() < 5 ||
+      status_line[1] != ' ') {
+    return Malformed(
+        absl::StrCat("status line '", lines[0].substr(0, 64), "'"));
   }
   int code = 0;
   if (!absl::SimpleAtoi(status_line.substr(2, 3), &code) || code < 100 ||
       code > 999) {
-    return Malformed(absl::StrCat("status code in '", lines[0].substr(0, 64), "'"));
+    return Malformed(
+        absl::StrCat("status code in '", lines[0].substr(0, 64), "'"));
   }
   bool chunked = false;
   bool has_length = false;
@@ -56,7 +58,8 @@ absl::Status HttpResponseParser::ParseHeaders(absl::string_view head) {
   for (size_t i = 1; i < lines.size(); ++i) {
     const size_t colon = lines[i].find(':');
     if (colon == absl::string_view::npos) {
-      return Malformed(absl::StrCat("header line '", lines[i].substr(0, 64), "'"));
+      return Malformed(
+          absl::StrCat("header line '", lines[i].substr(0, 64), "'"));
     }
     const absl::string_view name = lines[i].substr(0, colon);
     const absl::string_view value =

@@ -17,10 +17,11 @@ TEST(HttpResponseParserTest, ParsesContentLengthBodyFedByteByByte) {
 
 TEST(HttpResponseParserTest, DecodesChunkedBodyWithExtensionsAndTrailers) {
   HttpResponseParser parser;
-  ASSERT_TRUE(parser
-                  .Feed("HTTP/1.1 503 Busy\r\ntransfer-encoding: Chunked\r\n\r\n"
-                        "3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n")
-                  .ok());
+  ASSERT_TRUE(
+      parser
+          .Feed("HTTP/1.1 503 Busy\r\ntransfer-encoding: Chunked\r\n\r\n"
+                "3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n")
+          .ok());
   EXPECT_EQ(parser.status_code(), 503);
   EXPECT_EQ(parser.body(), "abcde");
   EXPECT_TRUE(parser.complete());
@@ -56,7 +57,8 @@ TEST(HttpResponseParserTest, RejectsGarbage) {
 
 TEST(HttpResponseParserTest, BoundsHeadersAndBody) {
   HttpResponseParser headers;
-  EXPECT_FALSE(headers.Feed("HTTP/1.1 200 OK\r\n" + std::string(20000, 'x')).ok());
+  EXPECT_FALSE(
+      headers.Feed("HTTP/1.1 200 OK\r\n" + std::string(20000, 'x')).ok());
   HttpResponseParser body;
   ASSERT_TRUE(body.Feed("HTTP/1.1 200 OK\r\n\r\n").ok());
   ASSERT_TRUE(body.Feed(std::string(70000, 'b')).ok());

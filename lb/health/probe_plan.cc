@@ -6,8 +6,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -23,8 +23,8 @@ namespace {
 std::string HostHeader(const HealthTarget& target, uint16_t port,
                        uint16_t default_port) {
   const bool v6 = target.address.find(':') != std::string::npos;
-  std::string host = v6 ? absl::StrCat("[", target.address, "]")
-                        : target.address;
+  std::string host =
+      v6 ? absl::StrCat("[", target.address, "]") : target.address;
   if (port != default_port) absl::StrAppend(&host, ":", port);
   return host;
 }
@@ -61,8 +61,7 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
     v4->sin_family = AF_INET;
     v4->sin_port = htons(schedule.port);
     plan->address_len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, target.address.c_str(), &v6->sin6_addr) ==
-             1) {
+  } else if (inet_pton(AF_INET6, target.address.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(schedule.port);
     plan->address_len = sizeof(sockaddr_in6);
@@ -131,8 +130,8 @@ std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
     return ProbeResult::Failure(outcome,
                                 absl::StrCat(call, ": ", std::strerror(error)));
   };
-  fd->reset(socket(plan.address.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   0));
+  fd->reset(
+      socket(plan.address.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd->valid()) {
     ProbeResult r = failed("socket");
     r.outcome = ProbeOutcome::kLocalError;
@@ -150,8 +149,10 @@ std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
     const linger abort_on_close = {1, 0};
     setsockopt(fd->get(), SOL_SOCKET, SO_LINGER, &abort_on_close,
                sizeof(abort_on_close));
-    const int one = 1;
-    setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (plan.type != HealthCheckType::kTcp) {  // a request will follow
+      const int one = 1;
+      setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
   }
   if (plan.socket_observer) plan.socket_observer(fd->get());
   *in_progress = false;

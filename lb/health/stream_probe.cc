@@ -25,8 +25,7 @@ StreamProbe::StreamProbe(std::shared_ptr<const ProbePlan> plan,
 
 ProbeProgress StreamProbe::Start() {
   bool in_progress = false;
-  if (auto failure =
-          OpenProbeSocket(*plan_, SOCK_STREAM, &fd_, &in_progress)) {
+  if (auto failure = OpenProbeSocket(*plan_, SOCK_STREAM, &fd_, &in_progress)) {
     return ProbeProgress::Done(*std::move(failure));
   }
   if (in_progress) return ProbeProgress::Wait(EPOLLOUT);
@@ -36,12 +35,16 @@ ProbeProgress StreamProbe::Start() {
 ProbeProgress StreamProbe::OnReady(uint32_t events) {
   switch (phase_) {
     case Phase::kConnecting: {
-      int error = 0;
-      socklen_t len = sizeof(error);
-      if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
-        error = errno;
+      // Writable without an error condition: connected, no syscall needed.
+      if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+        int error = 0;
+        socklen_t len = sizeof(error);
+        if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
+          error = errno;
+        }
+        if (error == 0) error = ECONNRESET;
+        return ProbeProgress::Done(ErrnoFailure("connect", error));
       }
-      if (error != 0) return ProbeProgress::Done(ErrnoFailure("connect", error));
       if ((events & EPOLLOUT) == 0) return ProbeProgress::Wait(EPOLLOUT);
       return Connected();
     }

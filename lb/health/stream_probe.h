@@ -29,8 +29,8 @@ class StreamProbe : public Probe {
   enum class Phase { kConnecting, kHandshaking, kExchanging };
   // Result of one read or write attempt.
   struct Io {
-    long bytes = 0;          // > 0 transferred, 0 end of stream
-    uint32_t wait = 0;       // would block: the events to wait for
+    long bytes = 0;     // > 0 transferred, 0 end of stream
+    uint32_t wait = 0;  // would block: the events to wait for
     std::optional<ProbeResult> error;
   };
 

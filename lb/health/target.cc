@@ -37,13 +37,13 @@ absl::Status ValidateTarget(const HealthTarget& target) {
   }
   if (s.timeout <= absl::ZeroDuration() || s.timeout > s.interval) {
     return invalid("timeout: ", absl::FormatDuration(s.timeout),
-                   " is not in (0, interval ",
-                   absl::FormatDuration(s.interval), "]");
+                   " is not in (0, interval ", absl::FormatDuration(s.interval),
+                   "]");
   }
   if (s.jitter < absl::ZeroDuration() || s.jitter >= s.interval) {
     return invalid("jitter: ", absl::FormatDuration(s.jitter),
-                   " is not in [0, interval ",
-                   absl::FormatDuration(s.interval), ")");
+                   " is not in [0, interval ", absl::FormatDuration(s.interval),
+                   ")");
   }
   if (s.rise < 1 || s.rise > kMaxHealthThreshold) {
     return invalid("rise: ", s.rise, " is not in [1, ", kMaxHealthThreshold,

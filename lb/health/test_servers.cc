@@ -115,9 +115,9 @@ SelfSignedCertificate MakeSelfSignedCertificate() {
   X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(
+      name, "CN", MBSTRING_ASC,
+      reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
   X509_set_issuer_name(cert, name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
@@ -126,15 +126,18 @@ SelfSignedCertificate MakeSelfSignedCertificate() {
                           "basicConstraints:critical,CA:TRUE"}) {
     std::string text(ext);
     const size_t colon = text.find(':');
-    X509_EXTENSION* e = X509V3_EXT_conf(nullptr, &ctx, text.substr(0, colon).c_str(),
-                                        text.substr(colon + 1).c_str());
+    X509_EXTENSION* e =
+        X509V3_EXT_conf(nullptr, &ctx, text.substr(0, colon).c_str(),
+                        text.substr(colon + 1).c_str());
     X509_add_ext(cert, e, -1);
     X509_EXTENSION_free(e);
   }
   X509_sign(cert, key, EVP_sha256());
   SelfSignedCertificate out;
   out.cert_pem = ToPem(
-      [](BIO* b, void* c) { return PEM_write_bio_X509(b, static_cast<X509*>(c)); },
+      [](BIO* b, void* c) {
+        return PEM_write_bio_X509(b, static_cast<X509*>(c));
+      },
       cert);
   out.key_pem = ToPem(
       [](BIO* b, void* k) {
@@ -222,7 +225,8 @@ void HttpServer::Serve(UniqueFd conn) {
   }
   ++requests_;
   absl::SleepFor(reply_.delay);
-  std::string response = absl::StrCat("HTTP/1.1 ", reply_.status, " Whatever\r\n");
+  std::string response =
+      absl::StrCat("HTTP/1.1 ", reply_.status, " Whatever\r\n");
   if (reply_.chunked) {
     const size_t half = reply_.body.size() / 2;
     absl::StrAppend(&response, "Transfer-Encoding: chunked\r\n\r\n",
@@ -250,7 +254,8 @@ UdpServer::UdpServer(Behaviour behaviour, const std::string& address)
       if (n < 0) continue;
       const int count = ++received_;
       if (behaviour.silent) continue;
-      std::string reply = behaviour.echo ? std::string(buf, n) : behaviour.reply;
+      std::string reply =
+          behaviour.echo ? std::string(buf, n) : behaviour.reply;
       if (behaviour.alternate && count % 2 == 0) reply = "wrong reply";
       sendto(socket_.get(), reply.data(), reply.size(), 0,
              reinterpret_cast<sockaddr*>(&from), len);

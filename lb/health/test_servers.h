@@ -66,7 +66,8 @@ struct HttpReply {
 // Answers every request with `reply` and closes; optionally over TLS.
 class HttpServer {
  public:
-  explicit HttpServer(HttpReply reply, const SelfSignedCertificate* tls = nullptr,
+  explicit HttpServer(HttpReply reply,
+                      const SelfSignedCertificate* tls = nullptr,
                       const std::string& address = "127.0.0.1");
   ~HttpServer();
   uint16_t port() const { return port_; }

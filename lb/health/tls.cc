@@ -42,8 +42,8 @@ absl::StatusOr<SslCtxPtr> NewClientContext(bool verify,
           ? SSL_CTX_set_default_verify_paths(ctx.get())
           : SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr);
   if (loaded != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TLS CA store '", ca_file, "': ", LastOpensslError()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS CA store '", ca_file, "': ", LastOpensslError()));
   }
   return ctx;
 }

@@ -48,11 +48,11 @@ ProbeProgress UdpProbe::OnReady(uint32_t /*events*/) {
       reply == plan_->udp_response) {
     return ProbeProgress::Done(ProbeResult::Success());
   }
-  return ProbeProgress::Done(ProbeResult::Failure(
-      ProbeOutcome::kBadResponse,
-      absl::StrCat("unexpected UDP reply \"",
-                   absl::CHexEscape(reply.substr(0, 64)), "\" (", n,
-                   " bytes)")));
+  return ProbeProgress::Done(
+      ProbeResult::Failure(ProbeOutcome::kBadResponse,
+                           absl::StrCat("unexpected UDP reply \"",
+                                        absl::CHexEscape(reply.substr(0, 64)),
+                                        "\" (", n, " bytes)")));
 }
 
 }  // namespace xlb::health
