@@ -93,6 +93,15 @@ std::vector<VipKey> ChangedVips(const BalancerConfig& a,
 
 absl::StatusOr<uint64_t> Controller::Change(const ChangeSet& changes,
                                             absl::string_view method) {
+  bool changed = false;
+  absl::StatusOr<uint64_t> generation = ChangeLocked(changes, method, changed);
+  if (changed && config_change_hook_) config_change_hook_();
+  return generation;
+}
+
+absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
+                                                  absl::string_view method,
+                                                  bool& changed) {
   absl::MutexLock lock(&mu_);
   if (changes.expected_generation.has_value() &&
       *changes.expected_generation != generation_) {
@@ -127,13 +136,16 @@ absl::StatusOr<uint64_t> Controller::Change(const ChangeSet& changes,
         saved.message()));
   }
   generation_ = next;
+  changed = true;
   v1::Event event;
-  v1::ConfigChanged* changed = event.mutable_config_changed();
-  changed->set_generation(next);
-  changed->set_method(std::string(method));
+  v1::ConfigChanged* config_changed = event.mutable_config_changed();
+  config_changed->set_generation(next);
+  config_changed->set_method(std::string(method));
   const std::vector<VipKey> vips =
       ChangedVips(config_before, balancer_->desired_config());
-  for (const VipKey& key : vips) *changed->add_vips() = VipKeyToProto(key);
+  for (const VipKey& key : vips) {
+    *config_changed->add_vips() = VipKeyToProto(key);
+  }
   events_.Append(std::move(event));
   LogInfo("api", "configuration changed",
           {{"generation", next}, {"method", method}, {"vips", vips.size()}});

@@ -10,6 +10,7 @@
 #define XLB_API_CONTROLLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,13 @@ class Controller {
   absl::StatusOr<uint64_t> Change(const ChangeSet& changes,
                                   absl::string_view method);
 
+  // Called after every change of the configuration, outside the lock (the
+  // health checker's targets follow the configuration through it). Set
+  // before serving.
+  void SetConfigChangeHook(std::function<void()> hook) {
+    config_change_hook_ = std::move(hook);
+  }
+
   // The health checker's verdict on one backend of one VIP. Takes effect in
   // the maps before returning; records a HealthChanged event when the
   // health changed. Does not change the generation or the state file.
@@ -70,6 +78,10 @@ class Controller {
   Controller(Balancer* balancer, ControllerOptions options);
 
   absl::Status Persist(uint64_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Change without the hook; `changed` tells whether the generation moved.
+  absl::StatusOr<uint64_t> ChangeLocked(const ChangeSet& changes,
+                                        absl::string_view method,
+                                        bool& changed);
 
   Balancer* const balancer_;
   const ControllerOptions options_;
@@ -77,6 +89,7 @@ class Controller {
   mutable absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   EventLog events_;
+  std::function<void()> config_change_hook_;
 };
 
 }  // namespace xlb::api

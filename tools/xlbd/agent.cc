@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "api/controller.h"
+#include "api/health_sync.h"
 #include "api/metrics.h"
 #include "api/service.h"
 #include "lb/log.h"
@@ -198,6 +199,24 @@ absl::Status RunAgent(const AgentOptions& o) {
              {"mode", o.attach_mode == XdpMode::kNative ? "native" : "generic"}});
   }
 
+  std::unique_ptr<api::HealthSync> health;
+  if (o.health_probe_mode.has_value()) {
+    // Tunnelled probes need the TC program, so detached agents probe
+    // backends directly.
+    const health::ProbeMode mode =
+        o.interface.empty() ? health::ProbeMode::kDirect : *o.health_probe_mode;
+    absl::StatusOr<std::unique_ptr<api::HealthSync>> started =
+        api::HealthSync::Start(controller->get(), mode);
+    if (!started.ok()) return started.status();
+    health = *std::move(started);
+    api::HealthSync* sync = health.get();
+    (*controller)->SetConfigChangeHook([sync] { sync->Sync(); });
+    LogInfo("health", "health checks running",
+            {{"mode", mode == health::ProbeMode::kTunnelled ? "tunnelled"
+                                                            : "direct"},
+             {"targets", sync->target_count()}});
+  }
+
   api::RequestCounters counters;
   api::LoadBalancerService service(
       controller->get(), dataplane->get(),
@@ -247,6 +266,8 @@ absl::Status RunAgent(const AgentOptions& o) {
           {{"signal", strsignal(signal_number)}});
   (*controller)->events().Shutdown();
   (*server)->Shutdown();
+  (*controller)->SetConfigChangeHook(nullptr);
+  health.reset();
   metrics.reset();
   return absl::OkStatus();
 }

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "api/server.h"
 #include "lb/dataplane.h"
+#include "lb/health/target.h"
 #include "tools/xlbd/host_network.h"
 #include "xlb_abi.h"
 
@@ -34,6 +35,10 @@ struct AgentOptions {
   absl::Duration udp_idle_timeout = absl::Seconds(30);
   uint32_t hash_seed = 0;
   size_t event_buffer = 4096;
+  // How health probes reach backends; nullopt: no health checking (every
+  // checked backend keeps the health it has).
+  std::optional<health::ProbeMode> health_probe_mode =
+      health::ProbeMode::kTunnelled;
 };
 
 // Checks what can be checked without touching the system. InvalidArgument

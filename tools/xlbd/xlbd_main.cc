@@ -78,6 +78,11 @@ ABSL_FLAG(uint32_t, hash_seed, 0,
           "Flow hash seed; equal on every LB behind one ECMP group.");
 ABSL_FLAG(uint32_t, event_buffer, 4096,
           "Events kept for WatchEvents clients that resume.");
+ABSL_FLAG(std::string, health_probe_mode, "tunnelled",
+          "How health probes reach backends: tunnelled (to the VIP address, "
+          "encapsulated to the backend by the TC program, so they test the "
+          "path client traffic takes), direct (to the backend's address), or "
+          "off (no probing; checked backends keep their health).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(bool, remove, false,
           "Remove the data plane: detach from --interface and delete every "
@@ -190,6 +195,18 @@ int main(int argc, char** argv) {
   o.udp_idle_timeout = absl::GetFlag(FLAGS_udp_idle_timeout);
   o.hash_seed = absl::GetFlag(FLAGS_hash_seed);
   o.event_buffer = absl::GetFlag(FLAGS_event_buffer);
+  const std::string probe_mode = absl::GetFlag(FLAGS_health_probe_mode);
+  if (probe_mode == "tunnelled") {
+    o.health_probe_mode = xlb::health::ProbeMode::kTunnelled;
+  } else if (probe_mode == "direct") {
+    o.health_probe_mode = xlb::health::ProbeMode::kDirect;
+  } else if (probe_mode == "off") {
+    o.health_probe_mode = std::nullopt;
+  } else {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--health-probe-mode: \"", probe_mode,
+        "\" is not tunnelled, direct or off")));
+  }
 
   if (absl::Status s = xlb::xlbd::RunAgent(o); !s.ok()) return Fail(s);
   return 0;

@@ -1,0 +1,65 @@
+// Keeps the health checker's targets equal to the desired configuration
+// (one target per backend of every VIP with a health check) and feeds its
+// verdicts back through Controller::SetHealth.
+//
+// Threads: the checker reports transitions on its loop thread; they are
+// queued and applied by a worker thread, so the loop never waits for the
+// controller's lock while the controller (through Sync) waits for the loop.
+#ifndef XLB_API_HEALTH_SYNC_H_
+#define XLB_API_HEALTH_SYNC_H_
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "api/controller.h"
+#include "lb/health/checker.h"
+
+namespace xlb::api {
+
+class HealthSync {
+ public:
+  // kTunnelled probes go to the VIP address marked for the backend, so they
+  // take the encapsulated path (needs the TC program attached); kDirect
+  // probes go to the backend's own address.
+  static absl::StatusOr<std::unique_ptr<HealthSync>> Start(
+      Controller* controller, health::ProbeMode mode);
+  ~HealthSync();
+
+  // Brings the checker's targets in line with the controller's current
+  // configuration. Idempotent; safe from any thread but the checker's.
+  void Sync();
+
+  size_t target_count() const;
+
+ private:
+  struct Subject {
+    VipKey vip;
+    IpAddress backend;
+  };
+
+  HealthSync(Controller* controller, health::ProbeMode mode);
+  void ApplyTransitions();
+
+  Controller* const controller_;
+  const health::ProbeMode mode_;
+  std::unique_ptr<health::HealthChecker> checker_;
+
+  mutable std::mutex sync_mu_;  // serializes Sync
+  std::map<health::TargetId, health::HealthTarget> targets_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<health::HealthTransition> queue_;
+  std::map<health::TargetId, Subject> subjects_;  // guarded by queue_mu_
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace xlb::api
+
+#endif  // XLB_API_HEALTH_SYNC_H_

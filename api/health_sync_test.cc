@@ -1,0 +1,97 @@
+// The health checker wired to the controller: targets follow the
+// configuration, and probe verdicts reach the model and the maps.
+#include "api/health_sync.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "api/testing/api_fixture.h"
+#include "api/testing/requests.h"
+#include "gtest/gtest.h"
+
+namespace xlb::api {
+namespace {
+
+using namespace xlb::api::testing;  // NOLINT: request builders
+
+// A TCP listener on 127.0.0.1 (accepts by the kernel's backlog).
+class Listener {
+ public:
+  Listener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 64);
+    socklen_t length = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Listener() { Close(); }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+bool Eventually(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
+  auto harness = *ApiHarness::Start();
+  auto sync = HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+
+  Listener listener;
+  v1::Vip vip = Vip(Key("192.0.2.1", listener.port()), {"127.0.0.1"});
+  v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
+  hc->set_type(v1::HEALTH_CHECK_TYPE_TCP);
+  hc->mutable_interval()->set_nanos(100000000);
+  hc->mutable_timeout()->set_nanos(50000000);
+  hc->set_rise(1);
+  hc->set_fall(1);
+  grpc::ClientContext context;
+  v1::CreateVipRequest request;
+  *request.mutable_vip() = vip;
+  v1::CreateVipResponse response;
+  ASSERT_TRUE(harness->stub().CreateVip(&context, request, &response).ok());
+  EXPECT_EQ((*sync)->target_count(), 1u);
+
+  auto healthy = [&] {
+    return harness->controller().ListVipStatus()[0].backends[0].healthy;
+  };
+  ASSERT_TRUE(Eventually(healthy)) << "the probe never marked it up";
+  EXPECT_EQ(harness->maps().contents().rings.size(), 1u);
+
+  listener.Close();
+  ASSERT_TRUE(Eventually([&] { return !healthy(); }))
+      << "the probe never marked it down";
+  EXPECT_TRUE(harness->maps().contents().rings.empty());
+
+  grpc::ClientContext del_context;
+  v1::DeleteVipRequest del;
+  *del.mutable_key() = vip.key();
+  v1::DeleteVipResponse del_response;
+  ASSERT_TRUE(harness->stub().DeleteVip(&del_context, del, &del_response).ok());
+  EXPECT_EQ((*sync)->target_count(), 0u);
+  harness->controller().SetConfigChangeHook(nullptr);
+}
+
+}  // namespace
+}  // namespace xlb::api
