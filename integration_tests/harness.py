@@ -115,8 +115,9 @@ class Agent:
                 *self.extra_flags]
 
     def start(self):
-        log = open(os.path.join(self.dir, "xlbd.log"), "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log)
+        with open(os.path.join(self.dir, "xlbd.log"), "ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log,
+                                         stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -81,7 +81,7 @@ class ForwardingTest(LabTestCase):
             (["vip", "add", "192.0.2.20:80/sctp"], {2, 4}),
             (["vip", "add", "192.0.2.20:80/tcp", "--ring-size", "1000"], 4),
             (["backend", "add", VIP4_TCP, "not-an-address"], 4),
-            (["backend", "add", VIP4_TCP, "2001:db8:11::2"], 4),  # family
+            (["vip", "add", "192.0.2.20:80/tcp", "--min-healthy", "1.5"], 4),
             (["backend", "weight", VIP4_TCP, self.lab["LAB_BACKEND4"][0],
               "--weight", "70000"], 4),
             (["backend", "del", "192.0.2.99:80/tcp", "198.51.100.70"], 3),
@@ -89,7 +89,7 @@ class ForwardingTest(LabTestCase):
             (["vip", "add", VIP4_TCP], 1),  # exists already
             (["health", "set", VIP4_TCP, "--type", "http", "--interval",
               "1s", "--timeout", "5s"], 4),
-            (["vip", "update", VIP4_TCP, "--generation", "999999"], 1),
+            (["vip", "update", VIP4_TCP, "--seed", "5", "--generation", "999999"], 1),
         ]
         for args, codes in cases:
             codes = codes if isinstance(codes, set) else {codes}

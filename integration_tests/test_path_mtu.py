@@ -20,7 +20,7 @@ class PathMtuTest(LabTestCase):
 
     def counters(self):
         return {k: int(v) for k, v in
-                self.agent.json("stats").get("counters", {}).items()}
+                self.agent.json("stats")["stats"]["counters"].items()}
 
     def bulk_completes(self, vip, counter):
         before = self.counters().get(counter, 0)
