@@ -8,7 +8,6 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "tools/xlbctl/arguments.h"
 
 namespace xlb::xlbctl {
@@ -175,10 +174,10 @@ v1::Vip NormalizeVip(const v1::Vip& vip) {
     SetDurationIfUnset(hc->mutable_timeout(), 2);
     if (hc->rise() == 0) hc->set_rise(2);
     if (hc->fall() == 0) hc->set_fall(3);
-    bool http = hc->type() == v1::HEALTH_CHECK_TYPE_HTTP ||
-                hc->type() == v1::HEALTH_CHECK_TYPE_HTTPS;
-    if (http && hc->http_path().empty()) hc->set_http_path("/");
-    if (http && hc->http_expected_codes_size() == 0) {
+    // The HTTP defaults whatever the type: the agent may store them for
+    // every check, and they mean nothing to the other types.
+    if (hc->http_path().empty()) hc->set_http_path("/");
+    if (hc->http_expected_codes_size() == 0) {
       hc->add_http_expected_codes(200);
     }
     if (hc->jitter().seconds() == 0 && hc->jitter().nanos() == 0) {

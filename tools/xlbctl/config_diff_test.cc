@@ -33,10 +33,19 @@ TEST(DiffConfigsTest, DocumentedDefaultsAreNoChange) {
   a->mutable_settings()->set_ring_size(65537);
   a->add_backends()->set_weight(1);
   a->mutable_backends(0)->set_address("198.51.100.1");
+  // The agent may store the HTTP defaults on any check.
+  v1::HealthCheck* stored = a->mutable_settings()->mutable_health_check();
+  stored->set_type(v1::HEALTH_CHECK_TYPE_TCP);
+  stored->set_http_path("/");
+  stored->add_http_expected_codes(200);
+  stored->mutable_interval()->set_seconds(5);
   v1::Vip* b = desired.add_vips();
   *b = MakeVip("192.0.2.10", 80);
   b->add_backends()->set_address("198.51.100.1");
-  EXPECT_TRUE(DiffConfigs(current, desired).empty());
+  b->mutable_settings()->mutable_health_check()->set_type(
+      v1::HEALTH_CHECK_TYPE_TCP);
+  EXPECT_TRUE(DiffConfigs(current, desired).empty())
+      << DiffConfigs(current, desired).lines[0];
 }
 
 TEST(DiffConfigsTest, ReportsCreatedDeletedAndChangedVips) {

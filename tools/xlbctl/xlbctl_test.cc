@@ -1,0 +1,368 @@
+// End to end: the real xlbctl binary against a real xlbd (its own network
+// namespace, veth, pins and state; see agent_process.h). Every verb, its
+// JSON output parsed back into the API's messages, the config round trip,
+// and the error paths with their exit codes.
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "lb/testing/privilege.h"
+#include "tools/xlbctl/agent_process.h"
+#include "tools/xlbctl/exit_codes.h"
+#include "xlb/v1/xlb.pb.h"
+
+namespace xlb::xlbctl {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::AgentProcess;
+using testing::CommandResult;
+
+constexpr char kVip[] = "192.0.2.10:80/tcp";
+
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
+  return message;
+}
+
+// One member of a JSON object, as JSON text.
+std::string Member(const std::string& json, const std::string& name) {
+  auto object = ParseJson<google::protobuf::Struct>(json);
+  std::string member;
+  auto it = object.fields().find(name);
+  EXPECT_NE(it, object.fields().end()) << name << " missing from " << json;
+  if (it != object.fields().end()) {
+    (void)google::protobuf::util::MessageToJsonString(it->second, &member);
+  }
+  return member;
+}
+
+class XlbctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    xlb::testing::RequirePrivilege();
+    if (IsSkipped() || HasFatalFailure()) return;
+    agent_ = std::make_unique<AgentProcess>(XLBD_BINARY, XLBCTL_BINARY);
+    ASSERT_TRUE(agent_->Start());
+  }
+
+  // Runs xlbctl; fails the test unless it exits with `expected_code`.
+  CommandResult Cli(const std::vector<std::string>& args,
+                    int expected_code = kExitOk,
+                    const std::string& stdin_text = "") {
+    CommandResult r = agent_->Run(args, stdin_text);
+    EXPECT_EQ(r.exit_code, expected_code)
+        << "xlbctl " << absl::StrJoin(args, " ") << "\nstdout:\n"
+        << r.out << "stderr:\n"
+        << r.err;
+    return r;
+  }
+
+  v1::GetConfigResponse Config() {
+    // config get -o json prints the Config; the generation via status.
+    v1::GetConfigResponse response;
+    *response.mutable_config() =
+        ParseJson<v1::Config>(Cli({"config", "get", "-o", "json"}).out);
+    response.set_generation(
+        ParseJson<v1::GetStatusResponse>(Cli({"status", "-o", "json"}).out)
+            .generation());
+    return response;
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    std::string path = agent_->dir().path() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(XlbctlTest, StatusTellsTheAgentDataPlaneAndMaps) {
+  CommandResult r = Cli({"status"});
+  EXPECT_THAT(r.out, HasSubstr("attach mode:"));
+  EXPECT_THAT(r.out, HasSubstr(agent_->interface()));
+  EXPECT_THAT(r.out, HasSubstr("conns"));
+  auto status = ParseJson<v1::GetStatusResponse>(
+      Cli({"status", "-o", "json"}).out);
+  EXPECT_EQ(status.interface(), agent_->interface());
+  EXPECT_FALSE(status.maps().empty());
+  EXPECT_GT(status.balancer_program_id(), 0u);
+}
+
+TEST_F(XlbctlTest, VersionShowsClientAndAgent) {
+  CommandResult r = Cli({"version"});
+  EXPECT_THAT(r.out, HasSubstr("xlbctl "));
+  EXPECT_THAT(r.out, HasSubstr("xlbd "));
+}
+
+TEST_F(XlbctlTest, VipLifecycle) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1", "-b", "198.51.100.2",
+       "--hash", "no-source-port", "--ring-size", "1021"});
+  auto list = ParseJson<v1::ListVipsResponse>(
+      Cli({"vip", "list", "-o", "json"}).out);
+  ASSERT_EQ(list.vips_size(), 1);
+  EXPECT_EQ(list.vips(0).key().address(), "192.0.2.10");
+  EXPECT_EQ(list.vips(0).settings().hash_mode(), v1::HASH_MODE_NO_SOURCE_PORT);
+  EXPECT_EQ(list.vips(0).backends_size(), 2);
+  EXPECT_THAT(Cli({"vip", "list"}).out, HasSubstr("no-source-port"));
+
+  Cli({"vip", "update", kVip, "--ring-size", "2039", "--echo-reply"});
+  auto shown = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_EQ(shown.vip().settings().ring_size(), 2039u);
+  EXPECT_TRUE(shown.vip().settings().echo_reply());
+  // Untouched settings stay.
+  EXPECT_EQ(shown.vip().settings().hash_mode(), v1::HASH_MODE_NO_SOURCE_PORT);
+  EXPECT_THAT(Cli({"vip", "show", kVip}).out, HasSubstr("198.51.100.2"));
+
+  Cli({"vip", "add", "[2001:db8::10]:53/udp"});
+  Cli({"vip", "del", kVip});
+  list = ParseJson<v1::ListVipsResponse>(Cli({"vip", "list", "-o", "json"}).out);
+  ASSERT_EQ(list.vips_size(), 1);
+  EXPECT_EQ(list.vips(0).key().address(), "2001:db8::10");
+  CommandResult gone = Cli({"vip", "show", kVip}, kExitNotFound);
+  EXPECT_THAT(gone.err, HasSubstr("192.0.2.10"));
+}
+
+TEST_F(XlbctlTest, BackendVerbsSendOneBatchAndShowState) {
+  Cli({"vip", "add", kVip});
+  uint64_t before = Config().generation();
+  auto added = ParseJson<v1::UpdateBackendsResponse>(
+      Cli({"backend", "add", kVip, "198.51.100.1", "198.51.100.2",
+           "198.51.100.3", "--weight", "2", "-o", "json"})
+          .out);
+  EXPECT_EQ(added.generation(), before + 1) << "three adds, one transaction";
+
+  Cli({"backend", "weight", kVip, "198.51.100.1", "--weight", "5"});
+  Cli({"backend", "drain", kVip, "198.51.100.2"});
+  std::string json = Cli({"backend", "list", kVip, "-o", "json"}).out;
+  auto vips = ParseJson<google::protobuf::Struct>(json);
+  ASSERT_EQ(vips.fields().at("vips").list_value().values_size(), 1);
+  std::string vip_json;
+  (void)google::protobuf::util::MessageToJsonString(
+      vips.fields().at("vips").list_value().values(0), &vip_json);
+  auto status = ParseJson<v1::VipStatus>(vip_json);
+  ASSERT_EQ(status.backends_size(), 3);
+  for (const auto& b : status.backends()) {
+    if (b.address() == "198.51.100.1") EXPECT_EQ(b.weight(), 5u);
+    if (b.address() == "198.51.100.2") {
+      EXPECT_TRUE(b.drained());
+      EXPECT_EQ(b.state(), v1::BACKEND_STATE_DRAINING);
+    }
+    if (b.address() == "198.51.100.3") EXPECT_EQ(b.weight(), 2u);
+  }
+  EXPECT_THAT(Cli({"backend", "list"}).out, HasSubstr("draining"));
+
+  Cli({"backend", "undrain", kVip, "198.51.100.2"});
+  Cli({"backend", "del", kVip, "198.51.100.1", "198.51.100.3"});
+  auto vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  ASSERT_EQ(vip.vip().backends_size(), 1);
+  EXPECT_EQ(vip.vip().backends(0).address(), "198.51.100.2");
+  EXPECT_FALSE(vip.vip().backends(0).drained());
+}
+
+TEST_F(XlbctlTest, HealthSetShowAndRemove) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1"});
+  Cli({"health", "set", kVip, "--type", "http", "--http-path", "/healthz",
+       "--http-codes", "200,204", "--interval", "1s", "--timeout", "500ms",
+       "--rise", "1", "--fall", "2"});
+  auto vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  const v1::HealthCheck& hc = vip.vip().settings().health_check();
+  EXPECT_EQ(hc.type(), v1::HEALTH_CHECK_TYPE_HTTP);
+  EXPECT_EQ(hc.http_path(), "/healthz");
+  EXPECT_EQ(hc.http_expected_codes_size(), 2);
+  EXPECT_EQ(hc.interval().seconds(), 1);
+  EXPECT_EQ(hc.timeout().nanos(), 500000000);
+  EXPECT_EQ(hc.fall(), 2u);
+
+  CommandResult shown = Cli({"health", "show", kVip});
+  EXPECT_THAT(shown.out, HasSubstr("http /healthz every 1s"));
+  EXPECT_THAT(shown.out, HasSubstr("198.51.100.1"));
+  auto json = ParseJson<google::protobuf::Struct>(
+      Cli({"health", "show", "-o", "json"}).out);
+  EXPECT_EQ(json.fields().at("vips").list_value().values_size(), 1);
+
+  Cli({"health", "set", kVip, "--none"});
+  vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_FALSE(vip.vip().settings().has_health_check());
+}
+
+TEST_F(XlbctlTest, StatsPrintTotalsAndRates) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1"});
+  std::string once = Cli({"stats", "--interval", "0", "-o", "json"}).out;
+  auto stats = ParseJson<v1::GetStatsResponse>(Member(once, "stats"));
+  ASSERT_EQ(stats.vips_size(), 1);
+  EXPECT_EQ(stats.vips(0).key().port(), 80u);
+  EXPECT_FALSE(stats.counters().empty());
+
+  CommandResult watch = Cli({"stats", "--watch", "--interval", "200ms",
+                             "--count", "2", "-o", "json"});
+  std::vector<std::string> lines =
+      absl::StrSplit(watch.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << watch.out;
+  for (const auto& line : lines) {
+    EXPECT_THAT(Member(line, "rates_per_second"), HasSubstr("counters"));
+  }
+  CommandResult table = Cli({"stats", "--vip", kVip, "--interval", "100ms"});
+  EXPECT_THAT(table.out, HasSubstr("PER-SECOND"));
+  EXPECT_THAT(table.out, HasSubstr(kVip));
+}
+
+TEST_F(XlbctlTest, EventsFollowChangesAndResumeAfterAgentRestart) {
+  pid_t watcher = agent_->Spawn(
+      {"events", "--count", "3", "-o", "json"}, "events");
+  absl::SleepFor(absl::Milliseconds(500));  // let it subscribe
+  Cli({"vip", "add", kVip});
+  absl::SleepFor(absl::Milliseconds(300));
+  agent_->Stop();
+  ASSERT_TRUE(agent_->Start());
+  absl::SleepFor(absl::Seconds(1));  // let the watcher reconnect
+  Cli({"backend", "add", kVip, "198.51.100.1"});
+  CommandResult r = agent_->Wait(watcher, "events", 30);
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("reconnecting"));
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  auto first = ParseJson<v1::Event>(lines[0]);
+  EXPECT_EQ(first.config_changed().method(), "CreateVip");
+  // The new agent run cannot replay the old run's events: it says so.
+  EXPECT_TRUE(ParseJson<v1::Event>(lines[1]).has_events_lost()) << r.out;
+  EXPECT_EQ(ParseJson<v1::Event>(lines[2]).config_changed().method(),
+            "UpdateBackends");
+}
+
+TEST_F(XlbctlTest, ConfigGetThenApplyLeavesStateIdentical) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1", "-b", "2001:db8::1",
+       "--ring-size", "1021", "--echo-reply"});
+  Cli({"backend", "drain", kVip, "2001:db8::1"});
+  Cli({"health", "set", kVip, "--type", "tcp", "--interval", "2s"});
+  Cli({"vip", "add", "192.0.2.11:0/udp", "--hash", "no-source-port"});
+  v1::GetConfigResponse original = Config();
+
+  for (const char* name : {"lb.yaml", "lb.json"}) {
+    std::string path = agent_->dir().path() + "/" + name;
+    Cli({"config", "get", "-f", path});
+    CommandResult same = Cli({"config", "apply", "-f", path});
+    EXPECT_THAT(same.out, HasSubstr("no changes"));
+    // Wipe, then restore from the file.
+    Cli({"config", "apply", "-f", WriteFile("empty.yaml", "vips: []\n")});
+    EXPECT_EQ(Config().config().vips_size(), 0);
+    CommandResult restored = Cli({"config", "apply", "-f", path});
+    EXPECT_THAT(restored.out, HasSubstr("+ vip 192.0.2.10:80/tcp"));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        Config().config(), original.config()))
+        << name;
+  }
+}
+
+TEST_F(XlbctlTest, ConfigApplyPreviewsAndDryRunChangesNothing) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1"});
+  uint64_t generation = Config().generation();
+  std::string path = WriteFile("new.yaml", R"(
+vips:
+  - key: {address: 192.0.2.10, port: 80, protocol: PROTOCOL_TCP}
+    settings: {ring_size: 4093}
+    backends:
+      - {address: 198.51.100.1, weight: 3}
+      - {address: 198.51.100.2}
+)");
+  CommandResult dry = Cli({"config", "apply", "-f", path, "--dry-run"});
+  EXPECT_THAT(dry.out, HasSubstr("~ vip 192.0.2.10:80/tcp"));
+  EXPECT_THAT(dry.out, HasSubstr("settings.ring_size: 65537 -> 4093"));
+  EXPECT_THAT(dry.out, HasSubstr("+ backend 198.51.100.2"));
+  EXPECT_THAT(dry.out, HasSubstr("weight: 1 -> 3"));
+  EXPECT_EQ(Config().generation(), generation);
+
+  auto applied = ParseJson<google::protobuf::Struct>(
+      Cli({"config", "apply", "-f", path, "-o", "json"}).out);
+  EXPECT_TRUE(applied.fields().at("applied").bool_value());
+  auto vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_EQ(vip.vip().settings().ring_size(), 4093u);
+  EXPECT_EQ(vip.vip().backends_size(), 2);
+}
+
+TEST_F(XlbctlTest, ConfigApplyOfOneVipLeavesTheOthers) {
+  Cli({"vip", "add", kVip});
+  std::string path = WriteFile("web.json", R"({
+  "key": {"address": "192.0.2.20", "port": 443, "protocol": "PROTOCOL_TCP"},
+  "backends": [{"address": "198.51.100.7"}]
+})");
+  Cli({"config", "apply", "-f", path});
+  EXPECT_EQ(Config().config().vips_size(), 2);
+  // config get --vip writes a file config apply takes back.
+  std::string one = agent_->dir().path() + "/one.yaml";
+  Cli({"config", "get", "--vip", "192.0.2.20:443/tcp", "-f", one});
+  EXPECT_THAT(Cli({"config", "apply", "-f", one}).out, HasSubstr("no changes"));
+}
+
+TEST_F(XlbctlTest, ConfigApplyRefusesAStaleGeneration) {
+  Cli({"vip", "add", kVip});
+  uint64_t stale = Config().generation();
+  Cli({"backend", "add", kVip, "198.51.100.1"});
+  std::string path = WriteFile("empty.yaml", "vips: []\n");
+  CommandResult r = Cli({"config", "apply", "-f", path, "--generation",
+                         std::to_string(stale)},
+                        kExitFailure);
+  EXPECT_THAT(r.err, HasSubstr("generation"));
+  EXPECT_EQ(Config().config().vips_size(), 1) << "nothing applied";
+}
+
+TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
+  // Unknown VIP.
+  CommandResult r =
+      Cli({"backend", "add", "192.0.2.99:80/tcp", "198.51.100.1"},
+          kExitNotFound);
+  EXPECT_THAT(r.err, HasSubstr("xlbctl: "));
+  Cli({"vip", "del", "192.0.2.99:80/tcp"}, kExitNotFound);
+  Cli({"health", "set", "192.0.2.99:80/tcp", "--type", "tcp"}, kExitNotFound);
+  Cli({"stats", "--vip", "192.0.2.99:80/tcp", "--interval", "0"},
+      kExitNotFound);
+  // Unknown backend.
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1"});
+  Cli({"backend", "del", kVip, "198.51.100.9"}, kExitNotFound);
+  // Invalid values, refused by the agent with the field named.
+  r = Cli({"backend", "weight", kVip, "198.51.100.1", "--weight", "70000"},
+          kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("70000"));
+  Cli({"vip", "update", kVip, "--ring-size", "1000"}, kExitInvalid);
+  // Invalid values, refused by xlbctl.
+  Cli({"vip", "add", "192.0.2.10:99999/tcp"}, kExitInvalid);
+  Cli({"health", "set", kVip, "--type", "tcp", "--interval", "soon"},
+      kExitInvalid);
+  r = Cli({"config", "apply", "-f", WriteFile("bad.yaml", "vips: [{nope: 1}]\n")},
+          kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("bad.yaml"));
+  // Exists already: a failure without a code of its own.
+  Cli({"vip", "add", kVip}, kExitFailure);
+  // Usage.
+  Cli({"vip", "frobnicate"}, kExitUsage);
+  // Bad server address.
+  r = Cli({"--server", "nowhere", "status"}, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("--server"));
+  // Agent down.
+  agent_->Stop();
+  r = Cli({"--timeout", "2s", "vip", "list"}, kExitUnavailable);
+  EXPECT_THAT(r.err, HasSubstr("cannot reach xlbd at unix:" + agent_->socket()));
+  Cli({"--timeout", "2s", "events"}, kExitUnavailable);
+  Cli({"--timeout", "2s", "version"}, kExitUnavailable);
+}
+
+}  // namespace
+}  // namespace xlb::xlbctl
