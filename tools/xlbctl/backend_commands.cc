@@ -81,8 +81,8 @@ void AddBackendList(CLI::App* backend, Context& ctx) {
                   "Only this VIP's backends (default: every VIP's)");
   cmd->footer(R"(Per backend: configured weight and drain flag, state in the data plane
 (up, draining, down), health-check verdict, whether it holds entries in the
-VIP's Maglev table, and its index in the backends map. -o json prints
-{"vips": [VipStatus, ...]} with the API's field names.
+VIP's Maglev table, and its index in the backends map. -o json prints the
+VipStatus of the VIP named, or {"vips": [VipStatus, ...]} for every VIP.
 
 Examples:
   xlbctl backend list
@@ -107,6 +107,10 @@ Examples:
       vips.push_back(vip);
     } else {
       for (const auto& vip : status->vips()) vips.push_back(&vip);
+    }
+    if (ctx.json() && only.has_value()) {
+      PrintJson(ctx.out, *vips.front());
+      return absl::OkStatus();
     }
     if (ctx.json()) {
       std::vector<std::string> items;

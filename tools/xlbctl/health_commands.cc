@@ -177,8 +177,8 @@ void AddHealthShow(CLI::App* health, Context& ctx) {
   cmd->add_option("VIP", *vip_text, "Only this VIP (default: every VIP)");
   cmd->footer(R"(Per VIP: the health check, whether the VIP has a ring or has failed open,
 and per backend the health check's verdict and the state it gives the
-backend. -o json prints {"vips": [{"vip": Vip, "status": VipStatus}, ...]}
-with the API's field names.
+backend. -o json prints the VipStatus of the VIP named, or {"vips":
+[VipStatus, ...]} for every VIP (the check itself: `vip show -o json`).
 
 Examples:
   xlbctl health show
@@ -203,14 +203,13 @@ Examples:
         continue;
       }
       const v1::VipStatus* vip_status = FindVipStatus(*status, vip.key());
-      v1::VipStatus empty;
       if (ctx.json()) {
-        auto vip_json = ToJson(vip, false);
-        auto status_json = ToJson(vip_status ? *vip_status : empty, false);
-        if (!vip_json.ok()) return vip_json.status();
+        v1::VipStatus empty;
+        *empty.mutable_key() = vip.key();
+        auto status_json = ToJson(vip_status ? *vip_status : empty,
+                                  /*pretty=*/only.has_value());
         if (!status_json.ok()) return status_json.status();
-        json_items.push_back(absl::StrCat("{\"vip\": ", *vip_json,
-                                          ", \"status\": ", *status_json, "}"));
+        json_items.push_back(*status_json);
         ++shown;
         continue;
       }
@@ -230,7 +229,9 @@ Examples:
       return absl::NotFoundError(
           absl::StrCat("vip ", FormatVipKey(*only), " not found"));
     }
-    if (ctx.json()) {
+    if (ctx.json() && only.has_value()) {
+      ctx.out << json_items.front() << "\n";
+    } else if (ctx.json()) {
       ctx.out << "{\"vips\": [" << absl::StrJoin(json_items, ", ") << "]}\n";
     } else if (shown == 0) {
       ctx.out << "no VIPs configured\n";
