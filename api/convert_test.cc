@@ -1,0 +1,122 @@
+// Proto <-> model conversion: defaults, round trips, and the events log.
+#include "api/convert.h"
+
+#include "api/events.h"
+#include "api/metrics.h"
+#include "api/testing/requests.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace xlb::api {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace xlb::api::testing;  // NOLINT: request builders
+
+TEST(ConvertTest, UnsetFieldsTakeTheModelDefaults) {
+  v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
+  vip.mutable_settings()->mutable_health_check()->set_type(
+      v1::HEALTH_CHECK_TYPE_HTTP);
+  absl::StatusOr<VipConfig> config = VipFromProto(vip, DataplaneLimits(), "vip");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->settings.ring_size, 65537u);
+  EXPECT_EQ(config->settings.hash_mode, HashMode::kFiveTuple);
+  EXPECT_EQ(config->backends[0].weight, 1u);
+  const HealthCheckSpec& hc = *config->settings.health_check;
+  EXPECT_EQ(hc.interval, absl::Seconds(5));
+  EXPECT_EQ(hc.timeout, absl::Seconds(2));
+  EXPECT_EQ(hc.rise, 2u);
+  EXPECT_EQ(hc.fall, 3u);
+  EXPECT_EQ(hc.http_path, "/");
+  EXPECT_EQ(hc.http_expected_codes, std::vector<uint32_t>{200});
+}
+
+TEST(ConvertTest, ExplicitZeroWeightIsKept) {
+  v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
+  vip.mutable_backends(0)->set_weight(0);
+  EXPECT_EQ(VipFromProto(vip, DataplaneLimits(), "vip")->backends[0].weight, 0u);
+}
+
+TEST(ConvertTest, ModelToProtoToModelIsIdentity) {
+  v1::Vip vip = Vip(Key("2001:db8::1", 0, v1::PROTOCOL_UDP), {"2001:db8::5"});
+  v1::VipSettings* s = vip.mutable_settings();
+  s->set_hash_mode(v1::HASH_MODE_NO_SOURCE_PORT);
+  s->set_ring_size(4093);
+  s->set_maglev_seed(7);
+  s->set_echo_reply(true);
+  s->set_min_healthy_fraction(0.5);
+  v1::HealthCheck* hc = s->mutable_health_check();
+  hc->set_type(v1::HEALTH_CHECK_TYPE_UDP);
+  hc->set_port(53);
+  hc->set_udp_request("ping");
+  hc->mutable_jitter()->set_nanos(250000000);
+  const VipConfig model = *VipFromProto(vip, DataplaneLimits(), "vip");
+  const VipConfig again = *VipFromProto(VipToProto(model), DataplaneLimits(), "vip");
+  EXPECT_EQ(model, again);
+  EXPECT_EQ(again.settings.health_check->jitter, absl::Milliseconds(250));
+}
+
+TEST(ConvertTest, BackendChangeBecomesTheMatchingOperation) {
+  const v1::VipKey key = Key("192.0.2.1", 80);
+  EXPECT_TRUE(std::holds_alternative<AddBackendOp>(
+      *BackendChangeFromProto(Add(key, "198.51.100.1", 3), "c")));
+  EXPECT_TRUE(std::holds_alternative<RemoveBackendOp>(
+      *BackendChangeFromProto(Remove(key, "198.51.100.1"), "c")));
+  EXPECT_TRUE(std::holds_alternative<SetDrainOp>(
+      *BackendChangeFromProto(Drain(key, "198.51.100.1"), "c")));
+  auto weight = BackendChangeFromProto(Weight(key, "198.51.100.1", 0), "c");
+  ASSERT_TRUE(std::holds_alternative<SetWeightOp>(*weight));
+  EXPECT_EQ(std::get<SetWeightOp>(*weight).weight, 0u);
+}
+
+TEST(EventLogTest, KeepsTheNewestAndSaysWhatWasDropped) {
+  EventLog log(3, absl::Now());
+  for (int i = 0; i < 5; ++i) log.Append(v1::Event());
+  EXPECT_EQ(log.last_sequence(), 5u);
+  EventLog::Batch all = log.ReadAfter(0);
+  ASSERT_TRUE(all.lost.has_value());
+  EXPECT_EQ(all.lost->first_missing(), 1u);
+  EXPECT_EQ(all.lost->first_available(), 3u);
+  ASSERT_EQ(all.events.size(), 3u);
+  EXPECT_EQ(all.events[0].sequence(), 3u);
+  EventLog::Batch recent = log.ReadAfter(3);
+  EXPECT_FALSE(recent.lost.has_value());
+  EXPECT_EQ(recent.events.size(), 2u);
+  EXPECT_TRUE(log.ReadAfter(5).events.empty());
+}
+
+TEST(EventLogTest, WaitWakesOnAppendAndOnShutdown) {
+  EventLog log(8, absl::Now());
+  EXPECT_FALSE(log.WaitAfter(0, absl::Now() + absl::Milliseconds(10)));
+  log.Append(v1::Event());
+  EXPECT_TRUE(log.WaitAfter(0, absl::Now() + absl::Seconds(1)));
+  log.Shutdown();
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(log.WaitAfter(1, absl::Now() + absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST(MetricsTest, RendersPrometheusNamesAndEscapesLabels) {
+  v1::GetStatsResponse stats;
+  (*stats.mutable_counters())["drop_no_backend"] = 7;
+  v1::VipStats* vip = stats.add_vips();
+  *vip->mutable_key() = Key("2001:db8::1", 443);
+  vip->set_packets(11);
+  stats.add_backends()->set_address("198.51.100.1");
+  MetricsSnapshot snapshot{.stats = &stats,
+                           .requests = {{{"CreateVip", "OK"}, 2}},
+                           .generation = 4};
+  const std::string text = RenderMetrics(snapshot);
+  EXPECT_THAT(text, HasSubstr("# TYPE xlb_packets_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("xlb_packets_total{reason=\"drop_no_backend\"} 7\n"));
+  EXPECT_THAT(text,
+              HasSubstr("xlb_vip_packets_total{vip=\"[2001:db8::1]:443/tcp\"} 11\n"));
+  EXPECT_THAT(text, HasSubstr("xlb_backend_packets_total{backend=\"198.51.100.1\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr(
+      "xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("xlb_config_generation 4\n"));
+}
+
+}  // namespace
+}  // namespace xlb::api
