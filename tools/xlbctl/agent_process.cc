@@ -85,6 +85,7 @@ AgentProcess::AgentProcess(std::string xlbd_binary, std::string xlbctl_binary)
   netns_.Exec(absl::StrCat("ip link set ", interface_, " up"));
   netns_.Exec("ip link set xlbt1 up");
   netns_.Exec(absl::StrCat("ip addr add 198.51.100.10/24 dev ", interface_));
+  netns_.Exec("ip link set lo up");
 }
 
 AgentProcess::~AgentProcess() {
@@ -115,6 +116,7 @@ bool AgentProcess::Start() {
       "--gateway_mac=02:00:00:00:00:01",
       "--max_conns=4096",
   };
+  argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   pid_t pid = fork();
   if (pid == 0) {
     int log = open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -173,12 +175,21 @@ std::string AgentProcess::CommandLine(
                       " ", absl::StrJoin(quoted, " "));
 }
 
+void AgentProcess::AddAgentFlags(const std::vector<std::string>& flags) {
+  extra_flags_.insert(extra_flags_.end(), flags.begin(), flags.end());
+}
+
 CommandResult AgentProcess::Run(const std::vector<std::string>& args,
-                                const std::string& stdin_text) const {
+                                const std::string& stdin_text,
+                                bool in_namespace) const {
   static std::atomic<int> counter{0};
   std::string base = absl::StrCat(dir_.path(), "/run-", counter++);
   WriteFile(base + ".in", stdin_text);
-  int status = std::system(absl::StrCat(CommandLine(args), " <", base, ".in >",
+  std::string prefix =
+      in_namespace ? absl::StrCat("nsenter --net=/run/netns/", netns_.name(), " ")
+                   : "";
+  int status = std::system(absl::StrCat(prefix, CommandLine(args), " <", base,
+                                        ".in >",
                                         base, ".out 2>", base, ".err")
                                .c_str());
   CommandResult result{ExitCodeOf(status), ReadFile(base + ".out"),

@@ -50,10 +50,15 @@ class AgentProcess {
   void Stop();
   bool running() const { return pid_ > 0; }
 
+  // Flags added to xlbd's command line from the next Start() on.
+  void AddAgentFlags(const std::vector<std::string>& flags);
+
   // Runs xlbctl with `args` against this agent (XLB_SERVER), `stdin_text`
-  // on its standard input.
+  // on its standard input; inside the agent's namespace (to reach a TCP
+  // listener on its loopback) when `in_namespace`.
   CommandResult Run(const std::vector<std::string>& args,
-                    const std::string& stdin_text = "") const;
+                    const std::string& stdin_text = "",
+                    bool in_namespace = false) const;
   // Starts xlbctl in the background with its output in files; Wait() reads
   // them once it exits (or kills it after `timeout_seconds`).
   pid_t Spawn(const std::vector<std::string>& args, const std::string& tag);
@@ -76,6 +81,7 @@ class AgentProcess {
   std::string state_file_;
   std::string log_file_;
   std::string interface_ = "xlbt0";
+  std::vector<std::string> extra_flags_;
   pid_t pid_ = -1;
 };
 

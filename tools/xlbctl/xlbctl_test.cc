@@ -366,5 +366,84 @@ TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
   Cli({"--timeout", "2s", "version"}, kExitUnavailable);
 }
 
+// TLS and mutual TLS on xlbd's TCP listener, with certificates made here by
+// the openssl CLI: a CA that signed the server's and a client's
+// certificates, and a second CA nobody trusts.
+class XlbctlTlsTest : public XlbctlTest {
+ protected:
+  void SetUp() override {
+    xlb::testing::RequirePrivilege();
+    if (IsSkipped() || HasFatalFailure()) return;
+    agent_ = std::make_unique<AgentProcess>(XLBD_BINARY, XLBCTL_BINARY);
+    dir_ = agent_->dir().path();
+    ASSERT_TRUE(MakeCa("ca") && MakeCa("other") &&
+                MakeCert("server", "ca", "subjectAltName=IP:127.0.0.1") &&
+                MakeCert("client", "ca", "basicConstraints=CA:FALSE") &&
+                MakeCert("stranger", "other", "basicConstraints=CA:FALSE"))
+        << "openssl could not make the test certificates";
+    agent_->AddAgentFlags({absl::StrCat("--listen_tcp=", kTcp),
+                           "--tls_cert=" + Path("server.pem"),
+                           "--tls_key=" + Path("server.key"),
+                           "--tls_client_ca=" + Path("ca.pem")});
+    ASSERT_TRUE(agent_->Start());
+  }
+
+  std::string Path(const std::string& name) { return dir_ + "/" + name; }
+  bool Sh(const std::string& command) {
+    return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+  }
+  bool MakeCa(const std::string& name) {
+    return Sh(absl::StrCat(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=", name,
+        " -keyout ", Path(name + ".key"), " -out ", Path(name + ".pem")));
+  }
+  bool MakeCert(const std::string& name, const std::string& ca,
+                const std::string& extension) {
+    std::ofstream(Path(name + ".ext")) << extension << "\n";
+    return Sh(absl::StrCat("openssl req -newkey rsa:2048 -nodes -subj /CN=",
+                           name, " -keyout ", Path(name + ".key"), " -out ",
+                           Path(name + ".csr"))) &&
+           Sh(absl::StrCat("openssl x509 -req -days 1 -in ",
+                           Path(name + ".csr"), " -CA ", Path(ca + ".pem"),
+                           " -CAkey ", Path(ca + ".key"),
+                           " -CAcreateserial -out ", Path(name + ".pem"),
+                           " -extfile ", Path(name + ".ext")));
+  }
+  // xlbctl over TCP from inside the agent's namespace.
+  CommandResult Tcp(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", kTcp, "--timeout", "3s"});
+    return agent_->Run(args, "", /*in_namespace=*/true);
+  }
+
+  static constexpr char kTcp[] = "127.0.0.1:50443";
+  std::string dir_;
+};
+
+TEST_F(XlbctlTlsTest, MutualTlsWithTheRightCertificatesWorks) {
+  CommandResult r = Tcp({"--ca", Path("ca.pem"), "--cert", Path("client.pem"),
+                         "--key", Path("client.key"), "vip", "add", kVip});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+  // The same state as over the Unix socket.
+  EXPECT_EQ(Config().config().vips_size(), 1);
+}
+
+TEST_F(XlbctlTlsTest, WrongOrMissingCertificatesAreUnavailable) {
+  // No client certificate: the server refuses the handshake.
+  CommandResult r = Tcp({"--ca", Path("ca.pem"), "status"});
+  EXPECT_EQ(r.exit_code, kExitUnavailable) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot reach xlbd at 127.0.0.1:50443"));
+  // A client certificate from a CA the server does not trust.
+  r = Tcp({"--ca", Path("ca.pem"), "--cert", Path("stranger.pem"), "--key",
+           Path("stranger.key"), "status"});
+  EXPECT_EQ(r.exit_code, kExitUnavailable) << r.err;
+  // A server certificate from a CA the client does not trust.
+  r = Tcp({"--ca", Path("other.pem"), "--cert", Path("client.pem"), "--key",
+           Path("client.key"), "status"});
+  EXPECT_EQ(r.exit_code, kExitUnavailable) << r.err;
+  // A certificate without its key is a usage mistake caught locally.
+  r = Tcp({"--ca", Path("ca.pem"), "--cert", Path("client.pem"), "status"});
+  EXPECT_EQ(r.exit_code, kExitInvalid) << r.err;
+}
+
 }  // namespace
 }  // namespace xlb::xlbctl
