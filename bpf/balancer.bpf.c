@@ -98,28 +98,20 @@ static __always_inline __u64 idle_timeout(const struct xlb_config *cfg,
                               : cfg->udp_idle_timeout_ns;
 }
 
-/* The backend of an established flow, or 0 if it has none we may trust. */
-static __always_inline __u32 conn_backend(const struct xlb_flow *flow,
-                                          const struct xlb_config *cfg,
-                                          __u64 now, int refresh) {
-  struct xlb_conn *conn = bpf_map_lookup_elem(&conns, flow);
-  if (!conn) {
-    count(XLB_CNT_CONN_MISS);
-    return 0;
-  }
+/* The backend of a connection entry, or NULL if the entry may not be
+ * trusted: its backend is down or unused, its index was given to another
+ * backend since (generation), or the flow has been idle too long. */
+static __always_inline struct xlb_backend *conn_backend(
+    const struct xlb_conn *conn, const struct xlb_config *cfg, __u8 proto,
+    __u64 now) {
   __u32 index = conn->backend;
   struct xlb_backend *be = bpf_map_lookup_elem(&backends, &index);
-  __u64 timeout = idle_timeout(cfg, flow->proto);
-  __u64 idle = now - conn->last_seen_ns;
+  __u64 timeout = idle_timeout(cfg, proto);
   if (!be || be->generation != conn->generation ||
       (be->state != XLB_BACKEND_UP && be->state != XLB_BACKEND_DRAINING) ||
-      (timeout && idle > timeout)) {
-    count(XLB_CNT_CONN_STALE);
+      (timeout && now - conn->last_seen_ns > timeout))
     return 0;
-  }
-  if (refresh && idle > CONN_REFRESH_NS) conn->last_seen_ns = now;
-  count(XLB_CNT_CONN_HIT);
-  return index;
+  return be;
 }
 
 /* The backend Maglev gives a new flow, or 0 if the VIP has none. */
@@ -154,54 +146,113 @@ static __always_inline int drop_no_backend(__u32 vip_index) {
   return finish(XDP_DROP, XLB_CNT_DROP_NO_BACKEND);
 }
 
-/* Picks the backend for `pkt` and encapsulates it to that backend, or
- * answers "too big". `pkt` is a packet of a VIP flow, or an ICMP error about
- * one (`is_flow_packet` 0: no connection entry is made or refreshed). */
-static __always_inline int forward(struct xdp_md *ctx, struct xlb_packet *pkt,
-                                   const struct xlb_vip_value *vip,
-                                   int is_flow_packet) {
-  struct xlb_config *cfg = get_config();
-  if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
+/* What a packet being sent to a backend is. */
+enum xlb_send_kind {
+  SEND_ESTABLISHED, /* its flow's connection entry chose the backend */
+  SEND_NEW_FLOW,    /* Maglev chose it; the entry was just written */
+  SEND_ICMP_ERROR,  /* an ICMP error about a flow, sent after it */
+};
 
-  __u32 hash = xlb_flow_hash(&pkt->flow, cfg->hash_seed,
-                             !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
-  __u64 now = bpf_ktime_get_coarse_ns();
-  __u32 be_index = XLB_NO_BACKEND;
-  if (pkt->tcp_syn)
-    count(XLB_CNT_CONN_SYN);
-  else
-    be_index = conn_backend(&pkt->flow, cfg, now, is_flow_packet);
-
-  int new_flow = be_index == XLB_NO_BACKEND;
-  if (new_flow) {
-    be_index = maglev_backend(vip, hash);
-    if (be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
-  }
-  struct xlb_backend *be = bpf_map_lookup_elem(&backends, &be_index);
-  if (!be || be->state == XLB_BACKEND_UNUSED)
-    return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
-  if (new_flow && is_flow_packet) {
-    struct xlb_conn conn = {
-        .backend = be_index, .generation = be->generation, .last_seen_ns = now};
-    bpf_map_update_elem(&conns, &pkt->flow, &conn, BPF_ANY);
-  }
-
+/* Encapsulates `pkt` to backend `be`, or answers "too big" when it would no
+ * longer fit the MTU. */
+static __always_inline int send_to_backend(
+    struct xdp_md *ctx, const struct xlb_packet *pkt,
+    const struct xlb_backend *be, __u32 be_index, __u32 vip_index,
+    const struct xlb_config *cfg, __u32 hash, enum xlb_send_kind kind) {
   __u32 overhead = encap_overhead(be);
   if (pkt->ip_len + overhead > cfg->mtu) {
     __u32 fits = cfg->mtu - overhead;
-    if (!is_flow_packet || (pkt->flow.family == XLB_FAMILY_V4 && !pkt->df))
+    if (kind == SEND_ICMP_ERROR ||
+        (pkt->flow.family == XLB_FAMILY_V4 && !pkt->df))
       return finish(XDP_DROP, XLB_CNT_DROP_TOO_BIG);
     if (pkt->flow.family == XLB_FAMILY_V4)
       return finish(send_frag_needed(ctx, fits), XLB_CNT_ICMP_FRAG_NEEDED);
     return finish(send_packet_too_big(ctx, fits), XLB_CNT_ICMP6_TOO_BIG);
   }
-
   if (encapsulate(ctx, pkt, be, cfg, hash))
     return finish(XDP_DROP, XLB_CNT_DROP_ADJUST_FAILED);
-  count_forwarded(vip->index, be_index, pkt->ip_len,
-                  new_flow && is_flow_packet);
-  if (!is_flow_packet) count(XLB_CNT_ICMP_ERROR_FORWARDED);
+  count_forwarded(vip_index, be_index, pkt->ip_len, kind == SEND_NEW_FLOW);
+  if (kind == SEND_ICMP_ERROR) count(XLB_CNT_ICMP_ERROR_FORWARDED);
   return finish(XDP_TX, XLB_CNT_TX);
+}
+
+/* The fast path: a packet whose flow has a trusted connection entry goes to
+ * its backend without looking up the VIP at all; the entry carries the VIP
+ * index (for counters) and the flow hash (for the outer header). Returns
+ * XLB_CONTINUE when there is no such entry (*stale says whether one was
+ * found but ignored). An entry outlives neither its VIP nor its VIP's index:
+ * the agent deletes a VIP's entries when it frees the VIP's index. */
+static __always_inline int forward_established(struct xdp_md *ctx,
+                                               struct xlb_packet *pkt,
+                                               int *stale) {
+  struct xlb_conn *conn = bpf_map_lookup_elem(&conns, &pkt->flow);
+  if (!conn) return XLB_CONTINUE;
+  struct xlb_config *cfg = get_config();
+  if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
+  __u64 now = bpf_ktime_get_coarse_ns();
+  struct xlb_backend *be = conn_backend(conn, cfg, pkt->flow.proto, now);
+  if (!be) {
+    *stale = 1;
+    return XLB_CONTINUE;
+  }
+  if (now - conn->last_seen_ns > CONN_REFRESH_NS) conn->last_seen_ns = now;
+  count(XLB_CNT_CONN_HIT);
+  return send_to_backend(ctx, pkt, be, conn->backend, conn->vip_index, cfg,
+                         conn->hash, SEND_ESTABLISHED);
+}
+
+/* A new flow of `vip` (a SYN, or no trusted entry): Maglev picks the
+ * backend, and the choice is remembered in the connection table. */
+static __always_inline int forward_new_flow(struct xdp_md *ctx,
+                                            struct xlb_packet *pkt,
+                                            const struct xlb_vip_value *vip,
+                                            int stale) {
+  struct xlb_config *cfg = get_config();
+  if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
+  count(pkt->tcp_syn ? XLB_CNT_CONN_SYN
+                     : (stale ? XLB_CNT_CONN_STALE : XLB_CNT_CONN_MISS));
+  __u32 hash = xlb_flow_hash(&pkt->flow, cfg->hash_seed,
+                             !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
+  __u32 be_index = maglev_backend(vip, hash);
+  if (be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
+  struct xlb_backend *be = bpf_map_lookup_elem(&backends, &be_index);
+  if (!be || be->state == XLB_BACKEND_UNUSED)
+    return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
+  struct xlb_conn conn = {.backend = be_index,
+                          .generation = be->generation,
+                          .vip_index = vip->index,
+                          .hash = hash,
+                          .last_seen_ns = bpf_ktime_get_coarse_ns()};
+  bpf_map_update_elem(&conns, &pkt->flow, &conn, BPF_ANY);
+  return send_to_backend(ctx, pkt, be, be_index, vip->index, cfg, hash,
+                         SEND_NEW_FLOW);
+}
+
+/* An ICMP error about a flow of `vip` goes where the flow's packets go: its
+ * trusted connection entry's backend, else Maglev's pick (no entry made). */
+static __always_inline int forward_icmp_error(struct xdp_md *ctx,
+                                              struct xlb_packet *pkt,
+                                              const struct xlb_vip_value *vip) {
+  struct xlb_config *cfg = get_config();
+  if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
+  __u32 hash = xlb_flow_hash(&pkt->flow, cfg->hash_seed,
+                             !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
+  struct xlb_conn *conn = bpf_map_lookup_elem(&conns, &pkt->flow);
+  struct xlb_backend *be = 0;
+  __u32 be_index = XLB_NO_BACKEND;
+  if (conn) {
+    be = conn_backend(conn, cfg, pkt->flow.proto, bpf_ktime_get_coarse_ns());
+    be_index = conn->backend;
+  }
+  if (!be) {
+    be_index = maglev_backend(vip, hash);
+    if (be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
+    be = bpf_map_lookup_elem(&backends, &be_index);
+    if (!be || be->state == XLB_BACKEND_UNUSED)
+      return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
+  }
+  return send_to_backend(ctx, pkt, be, be_index, vip->index, cfg, hash,
+                         SEND_ICMP_ERROR);
 }
 
 /* ICMP to a VIP address: echo requests answered where enabled, errors about
@@ -233,7 +284,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
   if (bad) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
   struct xlb_vip_value *vip = lookup_vip(&pkt->flow, pkt->flow.dport);
   if (!vip) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
-  return forward(ctx, pkt, vip, 0);
+  return forward_icmp_error(ctx, pkt, vip);
 }
 
 SEC("xdp")
@@ -257,9 +308,14 @@ int xlb_balancer(struct xdp_md *ctx) {
 
   if (pkt.flow.proto != IPPROTO_TCP && pkt.flow.proto != IPPROTO_UDP)
     return handle_icmp(ctx, &pkt);
+  int stale = 0;
+  if (!pkt.tcp_syn) {
+    int action = forward_established(ctx, &pkt, &stale);
+    if (action != XLB_CONTINUE) return action;
+  }
   struct xlb_vip_value *vip = lookup_vip(&pkt.flow, pkt.flow.dport);
   if (!vip) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
-  return forward(ctx, &pkt, vip, 1);
+  return forward_new_flow(ctx, &pkt, vip, stale);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -38,6 +38,10 @@ int xlb_healthcheck(struct __sk_buff *skb) {
   struct xlb_config *cfg = get_config();
   if (!cfg) return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_NO_CONFIG);
 
+  /* A probe's payload may sit outside the linear part of the skb; the
+   * parser reads the whole IP packet, so make it linear (probes are small). */
+  if (bpf_skb_pull_data(skb, skb->len))
+    return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
   void *data = (void *)(long)skb->data;
   void *data_end = (void *)(long)skb->data_end;
   struct ethhdr *eth = data;

@@ -78,6 +78,8 @@ struct xlb_flow {
 struct xlb_conn {
   __u32 backend;
   __u32 generation;    /* the backend's generation when the entry was made */
+  __u32 vip_index;     /* the flow's VIP: established packets skip the VIP lookup */
+  __u32 hash;          /* the flow hash: outer source and flow label */
   __u64 last_seen_ns;  /* bpf_ktime_get_coarse_ns() of the last packet */
 };
 

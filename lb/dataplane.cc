@@ -29,7 +29,7 @@ static_assert(sizeof(xlb_vip_key) == 20);
 static_assert(sizeof(xlb_vip_value) == 16);
 static_assert(sizeof(xlb_backend) == 24);
 static_assert(sizeof(xlb_flow) == 40);
-static_assert(sizeof(xlb_conn) == 16);
+static_assert(sizeof(xlb_conn) == 24);
 static_assert(sizeof(xlb_config) == 64);
 static_assert(sizeof(xlb_vip_stats) == 32);
 static_assert(sizeof(xlb_backend_stats) == 16);
@@ -474,6 +474,35 @@ absl::StatusOr<std::vector<uint32_t>> Dataplane::GetRing(uint32_t vip_index) {
     return BpfError(ret ? ret : -EIO,
                     absl::StrCat("read ring map id ", inner_id));
   return ring;
+}
+
+absl::Status Dataplane::DeleteConns(const std::set<uint32_t>& vip_indexes) {
+  if (vip_indexes.empty()) return absl::OkStatus();
+  // Walk the table in batches (one syscall per batch, not per entry), then
+  // delete what belongs to the given VIPs.
+  constexpr uint32_t kBatch = 4096;
+  const int fd = conns_fd();
+  std::vector<xlb_flow> keys(kBatch), doomed;
+  std::vector<xlb_conn> values(kBatch);
+  xlb_flow in_batch, out_batch;
+  bool first = true;
+  while (true) {
+    uint32_t count = kBatch;
+    int ret = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch,
+                                   keys.data(), values.data(), &count, nullptr);
+    if (ret && ret != -ENOENT) return BpfError(ret, "walk conns");
+    for (uint32_t i = 0; i < count; ++i) {
+      if (vip_indexes.contains(values[i].vip_index)) doomed.push_back(keys[i]);
+    }
+    if (ret == -ENOENT) break;
+    in_batch = out_batch;
+    first = false;
+  }
+  for (const xlb_flow& key : doomed) {
+    int ret = bpf_map_delete_elem(fd, &key);
+    if (ret && ret != -ENOENT) return BpfError(ret, "delete from conns");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace xlb

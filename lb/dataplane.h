@@ -86,6 +86,7 @@ class Dataplane : public DataplaneMaps {
                        absl::Span<const uint32_t> ring) override;
   absl::Status DeleteRing(uint32_t vip_index) override;
   absl::StatusOr<std::vector<uint32_t>> GetRing(uint32_t vip_index) override;
+  absl::Status DeleteConns(const std::set<uint32_t>& vip_indexes) override;
 
  private:
   Dataplane(DataplaneOptions options, xlb_balancer* balancer,

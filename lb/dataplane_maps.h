@@ -5,6 +5,7 @@
 #define XLB_LB_DATAPLANE_MAPS_H_
 
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -47,6 +48,13 @@ class DataplaneMaps {
   virtual absl::Status DeleteRing(uint32_t vip_index) = 0;
   // NotFound when the VIP index has no ring.
   virtual absl::StatusOr<std::vector<uint32_t>> GetRing(uint32_t vip_index) = 0;
+
+  // Deletes the connection entries made for any of `vip_indexes`. Packets
+  // of established flows skip the VIP lookup (their entry names the VIP
+  // index), so this is what ends a deleted VIP's flows, and lets a freed
+  // index be given to another VIP cleanly. Entries are a cache, not state:
+  // this is never undone.
+  virtual absl::Status DeleteConns(const std::set<uint32_t>& vip_indexes) = 0;
 };
 
 }  // namespace xlb

@@ -23,7 +23,7 @@ DataplaneOptions SmallOptions(std::string pin_dir = "") {
   DataplaneOptions options;
   options.limits.max_vips = 8;
   options.limits.max_backends = 16;
-  options.limits.max_conns = 1024;
+  options.limits.max_conns = 4096;
   options.pin_dir = std::move(pin_dir);
   return options;
 }
@@ -67,6 +67,32 @@ TEST_F(DataplaneTest, RingIsSwappedWholeAndReadBack) {
   ASSERT_TRUE((*dp)->DeleteRing(3).ok());
   EXPECT_EQ((*dp)->GetRing(3).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE((*dp)->DeleteRing(3).ok()) << "deleting twice is harmless";
+}
+
+TEST_F(DataplaneTest, DeleteConnsRemovesOnlyTheGivenVipsEntries) {
+  auto dp = Dataplane::Load(SmallOptions());
+  ASSERT_TRUE(dp.ok()) << dp.status();
+  for (uint32_t i = 0; i < 600; ++i) {  // more than one batch per VIP
+    xlb_flow flow = {};
+    flow.src[0] = htonl(0xcb007100 + i);
+    flow.dport = htons(80);
+    flow.family = XLB_FAMILY_V4;
+    xlb_conn conn = {.backend = 1, .vip_index = i % 3};
+    ASSERT_EQ(bpf_map_update_elem((*dp)->conns_fd(), &flow, &conn, BPF_ANY), 0);
+  }
+  ASSERT_TRUE((*dp)->DeleteConns({0, 2}).ok());
+  auto left = (*dp)->CountConns();
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, 200u);
+  xlb_flow key, next;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key((*dp)->conns_fd(), prev, &next) == 0) {
+    xlb_conn conn;
+    ASSERT_EQ(bpf_map_lookup_elem((*dp)->conns_fd(), &next, &conn), 0);
+    EXPECT_EQ(conn.vip_index, 1u);
+    key = next;
+    prev = &key;
+  }
 }
 
 TEST_F(DataplaneTest, RingLargerThanLimitIsRefused) {

@@ -130,4 +130,10 @@ absl::StatusOr<std::vector<uint32_t>> InMemoryMaps::GetRing(
   return it->second;
 }
 
+absl::Status InMemoryMaps::DeleteConns(const std::set<uint32_t>& vip_indexes) {
+  purged_conn_vips_.insert(purged_conn_vips_.end(), vip_indexes.begin(),
+                           vip_indexes.end());
+  return absl::OkStatus();
+}
+
 }  // namespace xlb

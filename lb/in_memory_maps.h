@@ -53,6 +53,11 @@ class InMemoryMaps : public DataplaneMaps {
                        absl::Span<const uint32_t> ring) override;
   absl::Status DeleteRing(uint32_t vip_index) override;
   absl::StatusOr<std::vector<uint32_t>> GetRing(uint32_t vip_index) override;
+  // Holds no connection entries: records which VIP indexes were purged.
+  absl::Status DeleteConns(const std::set<uint32_t>& vip_indexes) override;
+  const std::vector<uint32_t>& purged_conn_vips() const {
+    return purged_conn_vips_;
+  }
 
  private:
   // Counts a write; Unavailable when it is one chosen to fail.
@@ -63,6 +68,7 @@ class InMemoryMaps : public DataplaneMaps {
   std::set<uint64_t> failing_writes_;
   uint64_t write_count_ = 0;
   uint64_t set_ring_count_ = 0;
+  std::vector<uint32_t> purged_conn_vips_;
 };
 
 }  // namespace xlb

@@ -213,7 +213,18 @@ absl::Status Balancer::WriteChanges(const State& from, const State& to) {
     }
     return absl::OkStatus();
   }();
-  if (status.ok()) return status;
+  if (status.ok()) {
+    // Established packets skip the VIP lookup (their entry names the VIP
+    // index): a freed index's entries go now, so its VIP's flows stop and a
+    // VIP given the index later starts clean. Not undoable, so last; if it
+    // fails the next Apply resyncs first, which retries it.
+    std::set<uint32_t> freed;
+    for (uint32_t index : before.vip_indexes) {
+      if (!after.vip_indexes.contains(index)) freed.insert(index);
+    }
+    if (!maps_->DeleteConns(freed).ok()) needs_resync_ = true;
+    return status;
+  }
 
   if (absl::Status undo = writer.Rollback(); !undo.ok()) {
     needs_resync_ = true;
@@ -259,12 +270,17 @@ absl::Status Balancer::Resync() {
     if (view.vips.contains(key)) continue;
     if (absl::Status s = maps_->DeleteVip(key); !s.ok()) return s;
   }
+  std::set<uint32_t> unused_vip_indexes;
   for (uint32_t index = 0; index < limits_.max_vips; ++index) {
+    if (!view.vip_indexes.contains(index)) unused_vip_indexes.insert(index);
     if (view.rings.contains(index)) continue;
     if (absl::Status s = maps_->DeleteRing(index);
         !s.ok() && !absl::IsNotFound(s)) {
       return s;
     }
+  }
+  if (absl::Status s = maps_->DeleteConns(unused_vip_indexes); !s.ok()) {
+    return s;
   }
   needs_resync_ = false;
   return absl::OkStatus();

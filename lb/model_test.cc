@@ -177,6 +177,22 @@ TEST_F(BalancerTest, RingSizeChangeMovesVipToNewIndex) {
   EXPECT_EQ(value.ring_size, 1021u);
 }
 
+TEST_F(BalancerTest, FreedVipIndexLosesItsConnectionEntries) {
+  MustApply({CreateVipOp{Vip(web_, {Backend("198.51.100.1")})},
+             CreateVipOp{Vip(dns_, {Backend("198.51.100.1")})}});
+  const uint32_t dns_index = VipIndex(dns_);
+  const uint32_t web_index = VipIndex(web_);
+  MustApply({DeleteVipOp{dns_}});
+  EXPECT_EQ(maps_.purged_conn_vips(), std::vector<uint32_t>{dns_index});
+
+  MustApply({UpdateVipOp{web_, VipSettings{.ring_size = 1021}}});
+  EXPECT_EQ(maps_.purged_conn_vips(),
+            (std::vector<uint32_t>{dns_index, web_index}))
+      << "a ring-size change moves the VIP off its old index";
+  MustApply({SetWeightOp{web_, Ip("198.51.100.1"), 2}});
+  EXPECT_EQ(maps_.purged_conn_vips().size(), 2u) << "nothing freed";
+}
+
 TEST_F(BalancerTest, DrainedBackendLeavesRingAndKeepsEstablishedFlows) {
   MustApply({CreateVipOp{
       Vip(web_, {Backend("198.51.100.1"), Backend("198.51.100.2")})}});

@@ -171,6 +171,14 @@ class BalancerPacketTest : public BalancerTest {
     EXPECT_EQ(Counter(XLB_CNT_TX), 0u);
   }
 
+  // Writes a connection entry as the flow's first packet would have: with
+  // the VIP index (kVipIndex) and the five-tuple flow hash.
+  void SetConn(const xlb_flow& flow, xlb_conn conn) {
+    conn.vip_index = kVipIndex;
+    conn.hash = Hash(flow, /*with_src_port=*/true);
+    BalancerTest::SetConn(flow, conn);
+  }
+
   xlb_conn Conn(uint32_t backend, uint32_t generation, uint64_t last_seen_ns) {
     xlb_conn c{};
     c.backend = backend;
