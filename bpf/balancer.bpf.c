@@ -289,21 +289,10 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
   count(XLB_CNT_RX);
-  if ((void *)(eth + 1) > data_end)
-    return finish(XDP_DROP, XLB_CNT_DROP_MALFORMED);
-
   struct xlb_packet pkt = {};
-  struct xlb_verdict v;
-  if (eth->h_proto == bpf_htons(ETH_P_IP))
-    v = parse_ipv4(data, data_end, &pkt);
-  else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-    v = parse_ipv6(data, data_end, &pkt);
-  else
-    return finish(XDP_PASS, XLB_CNT_PASS_NON_IP);
+  struct xlb_verdict v = parse_packet((void *)(long)ctx->data,
+                                      (void *)(long)ctx->data_end, &pkt);
   if (v.action != XLB_CONTINUE) return finish(v.action, v.reason);
 
   if (pkt.flow.proto != IPPROTO_TCP && pkt.flow.proto != IPPROTO_UDP)

@@ -42,29 +42,19 @@ int xlb_healthcheck(struct __sk_buff *skb) {
    * parser reads the whole IP packet, so make it linear (probes are small). */
   if (bpf_skb_pull_data(skb, skb->len))
     return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
-  void *data = (void *)(long)skb->data;
-  void *data_end = (void *)(long)skb->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end)
-    return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
   struct xlb_packet pkt = {};
-  struct xlb_verdict v;
-  if (eth->h_proto == bpf_htons(ETH_P_IP))
-    v = parse_ipv4(data, data_end, &pkt);
-  else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-    v = parse_ipv6(data, data_end, &pkt);
-  else
+  struct xlb_verdict v = parse_packet((void *)(long)skb->data,
+                                      (void *)(long)skb->data_end, &pkt);
+  if (v.action != XLB_CONTINUE)
     return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
-  if (v.action != XLB_CONTINUE) return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
 
   __u32 hash = xlb_flow_hash(&pkt.flow, cfg->hash_seed, 1);
   __u64 flags = be->family == XLB_FAMILY_V4 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
                                             : BPF_F_ADJ_ROOM_ENCAP_L3_IPV6;
   if (bpf_skb_adjust_room(skb, encap_overhead(be), BPF_ADJ_ROOM_MAC, flags))
     return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
-  data = (void *)(long)skb->data;
-  data_end = (void *)(long)skb->data_end;
-  if (write_encap_headers(data, data_end, &pkt, be, cfg, hash))
+  if (write_encap_headers((void *)(long)skb->data, (void *)(long)skb->data_end,
+                          &pkt, be, cfg, hash))
     return finish(TC_ACT_SHOT, XLB_HC_CNT_DROP_ERROR);
   skb->mark = 0;
   return finish(TC_ACT_OK, XLB_HC_CNT_ENCAPSULATED);

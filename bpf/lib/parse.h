@@ -158,4 +158,17 @@ static __always_inline struct xlb_verdict parse_ipv6(void *data,
   return parse_l4(ip6h + 1, (void *)(ip6h + 1) + payload_len, data_end, pkt);
 }
 
+/* Parses the frame from its Ethernet header down to the L4 ports. */
+static __always_inline struct xlb_verdict parse_packet(void *data,
+                                                       void *data_end,
+                                                       struct xlb_packet *pkt) {
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > data_end)
+    return verdict(XDP_DROP, XLB_CNT_DROP_MALFORMED);
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) return parse_ipv4(data, data_end, pkt);
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+    return parse_ipv6(data, data_end, pkt);
+  return verdict(XDP_PASS, XLB_CNT_PASS_NON_IP);
+}
+
 #endif /* XLB_LIB_PARSE_H_ */
