@@ -153,7 +153,7 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
 }
 
 absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
-                                   bool healthy) {
+                                   const HealthVerdict& verdict) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<VipStatus> status = balancer_->GetVipStatus(vip);
   if (!status.ok()) return status.status();
@@ -170,6 +170,7 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
         "backend: ", backend.ToString(), " is not a backend of ",
         vip.ToString()));
   }
+  const bool healthy = verdict.healthy;
   if (absl::Status s = balancer_->Apply(ChangeSet{
           .ops = {SetHealthOp{
               .vip = vip, .address = backend, .healthy = healthy}}});
@@ -177,15 +178,36 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
     return s;
   }
   if (was_healthy == healthy) return absl::OkStatus();
+  ++transitions_[{vip, backend, healthy}];
   v1::Event event;
   v1::HealthChanged* changed = event.mutable_health_changed();
   *changed->mutable_vip() = VipKeyToProto(vip);
   changed->set_backend(backend.ToString());
   changed->set_healthy(healthy);
+  changed->set_reason(ProbeOutcomeToProto(verdict.reason));
+  changed->set_detail(verdict.detail);
+  DurationToProto(verdict.latency, changed->mutable_latency());
   events_.Append(std::move(event));
   LogInfo("health", healthy ? "backend up" : "backend down",
-          {{"vip", vip.ToString()}, {"backend", backend.ToString()}});
+          {{"vip", vip.ToString()},
+           {"backend", backend.ToString()},
+           {"reason", health::ProbeOutcomeLabel(verdict.reason)},
+           {"detail", verdict.detail},
+           {"latency", absl::FormatDuration(verdict.latency)}});
   return absl::OkStatus();
+}
+
+std::vector<HealthTransitionCount> Controller::HealthTransitionCounts() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<HealthTransitionCount> counts;
+  counts.reserve(transitions_.size());
+  for (const auto& [key, count] : transitions_) {
+    counts.push_back(HealthTransitionCount{.vip = std::get<0>(key),
+                                           .backend = std::get<1>(key),
+                                           .to_healthy = std::get<2>(key),
+                                           .count = count});
+  }
+  return counts;
 }
 
 Controller::ConfigSnapshot Controller::GetConfig() const {

@@ -11,15 +11,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "api/events.h"
+#include "lb/health/probe_outcome.h"
 #include "lb/model.h"
 #include "lb/state.h"
 
@@ -31,6 +35,24 @@ struct ControllerOptions {
   size_t event_capacity = 4096;
   absl::Time start_time = absl::Now();
   std::string version;  // written into the state file
+};
+
+// The health checker's verdict on one backend of one VIP, with the probe
+// that decided it.
+struct HealthVerdict {
+  bool healthy = false;
+  health::ProbeOutcome reason = health::ProbeOutcome::kSuccess;
+  std::string detail;  // empty on success
+  absl::Duration latency;
+};
+
+// Transitions of one backend of one VIP to one health since the agent
+// started.
+struct HealthTransitionCount {
+  VipKey vip;
+  IpAddress backend;
+  bool to_healthy = false;
+  uint64_t count = 0;
 };
 
 class Controller {
@@ -57,10 +79,14 @@ class Controller {
   }
 
   // The health checker's verdict on one backend of one VIP. Takes effect in
-  // the maps before returning; records a HealthChanged event when the
-  // health changed. Does not change the generation or the state file.
+  // the maps before returning. When the health changed: records a
+  // HealthChanged event with the verdict's reason, detail and latency,
+  // logs one line and counts the transition. Does not change the
+  // generation or the state file.
   absl::Status SetHealth(const VipKey& vip, const IpAddress& backend,
-                         bool healthy);
+                         const HealthVerdict& verdict);
+  // Ordered by VIP, backend, then down before up.
+  std::vector<HealthTransitionCount> HealthTransitionCounts() const;
 
   struct ConfigSnapshot {
     BalancerConfig config;
@@ -88,6 +114,9 @@ class Controller {
   const DataplaneLimits limits_;
   mutable absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // (vip, backend, to_healthy) -> transitions.
+  std::map<std::tuple<VipKey, IpAddress, bool>, uint64_t> transitions_
+      ABSL_GUARDED_BY(mu_);
   EventLog events_;
   std::function<void()> config_change_hook_;
 };

@@ -47,12 +47,6 @@ absl::StatusOr<absl::Duration> DurationFromProto(
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
-
 absl::StatusOr<Protocol> ProtocolFromProto(v1::Protocol protocol,
                                            absl::string_view path) {
   switch (protocol) {
@@ -373,6 +367,36 @@ v1::Config ConfigToProto(const BalancerConfig& config) {
   v1::Config out;
   for (const VipConfig& vip : config.vips) *out.add_vips() = VipToProto(vip);
   return out;
+}
+
+void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(nanos / 1000000000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+v1::ProbeOutcome ProbeOutcomeToProto(health::ProbeOutcome outcome) {
+  switch (outcome) {
+    case health::ProbeOutcome::kSuccess:
+      return v1::PROBE_OUTCOME_SUCCESS;
+    case health::ProbeOutcome::kRefused:
+      return v1::PROBE_OUTCOME_REFUSED;
+    case health::ProbeOutcome::kTimeout:
+      return v1::PROBE_OUTCOME_TIMEOUT;
+    case health::ProbeOutcome::kReset:
+      return v1::PROBE_OUTCOME_RESET;
+    case health::ProbeOutcome::kUnreachable:
+      return v1::PROBE_OUTCOME_UNREACHABLE;
+    case health::ProbeOutcome::kWrongStatus:
+      return v1::PROBE_OUTCOME_WRONG_STATUS;
+    case health::ProbeOutcome::kBadResponse:
+      return v1::PROBE_OUTCOME_BAD_RESPONSE;
+    case health::ProbeOutcome::kTlsError:
+      return v1::PROBE_OUTCOME_TLS_ERROR;
+    case health::ProbeOutcome::kLocalError:
+      return v1::PROBE_OUTCOME_LOCAL_ERROR;
+  }
+  return v1::PROBE_OUTCOME_UNSPECIFIED;
 }
 
 v1::BackendState BackendStateToProto(BackendState state) {

@@ -10,7 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "lb/dataplane_maps.h"
+#include "lb/health/probe_outcome.h"
 #include "lb/model.h"
 #include "lb/model_config.h"
 #include "xlb/v1/config.pb.h"
@@ -45,6 +47,8 @@ v1::VipSettings VipSettingsToProto(const VipSettings& settings);
 v1::Vip VipToProto(const VipConfig& vip);
 v1::Config ConfigToProto(const BalancerConfig& config);
 v1::BackendState BackendStateToProto(BackendState state);
+v1::ProbeOutcome ProbeOutcomeToProto(health::ProbeOutcome outcome);
+void DurationToProto(absl::Duration d, google::protobuf::Duration* out);
 
 // "field" under `path`: "path.field", or "field" when path is empty.
 std::string FieldPath(absl::string_view path, absl::string_view field);

@@ -12,6 +12,7 @@ namespace xlb::api {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace xlb::api::testing;  // NOLINT: request builders
 
 TEST(ConvertTest, UnsetFieldsTakeTheModelDefaults) {
@@ -116,6 +117,29 @@ TEST(MetricsTest, RendersPrometheusNamesAndEscapesLabels) {
   EXPECT_THAT(text, HasSubstr(
       "xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("xlb_config_generation 4\n"));
+}
+
+TEST(MetricsTest, RendersHealthTransitionsAndProbeOutcomes) {
+  const VipKey vip{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
+  const IpAddress backend = *IpAddress::Parse("198.51.100.1");
+  health::TargetCounters counters;
+  counters.probes = 7;
+  counters.by_outcome[static_cast<size_t>(health::ProbeOutcome::kSuccess)] = 5;
+  counters.by_outcome[static_cast<size_t>(health::ProbeOutcome::kTimeout)] = 2;
+  MetricsSnapshot snapshot{
+      .health_transitions = {{.vip = vip,
+                              .backend = backend,
+                              .to_healthy = false,
+                              .count = 3}},
+      .health_probes = {{.vip = vip, .backend = backend, .counters = counters}}};
+  const std::string text = RenderMetrics(snapshot);
+  EXPECT_THAT(text, HasSubstr("# TYPE xlb_health_transitions_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("xlb_health_transitions_total{vip=\"192.0.2.1:80/"
+                              "tcp\",backend=\"198.51.100.1\",to=\"down\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("xlb_health_probes_total{vip=\"192.0.2.1:80/tcp\","
+                              "backend=\"198.51.100.1\",outcome=\"success\"} 5\n"));
+  EXPECT_THAT(text, HasSubstr("outcome=\"timeout\"} 2\n"));
+  EXPECT_THAT(text, Not(HasSubstr("outcome=\"refused\"")));
 }
 
 }  // namespace

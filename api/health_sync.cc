@@ -52,18 +52,19 @@ void HealthSync::ApplyTransitions() {
     if (it == subjects_.end()) continue;  // target removed meanwhile
     const Subject subject = it->second;
     lock.unlock();
-    const bool healthy = t.status == health::HealthStatus::kUp;
-    absl::Status s = controller_->SetHealth(subject.vip, subject.backend, healthy);
+    absl::Status s = controller_->SetHealth(
+        subject.vip, subject.backend,
+        HealthVerdict{.healthy = t.status == health::HealthStatus::kUp,
+                      .reason = t.reason,
+                      .detail = t.detail,
+                      .latency = t.latency});
+    // NotFound / FailedPrecondition: the backend or the check went away
+    // since the probe started. The controller logs the transitions.
     if (!s.ok() && !absl::IsNotFound(s) && !absl::IsFailedPrecondition(s)) {
       LogError("health", "applying a health transition failed",
                {{"vip", subject.vip.ToString()},
                 {"backend", subject.backend.ToString()},
                 {"error", s.message()}});
-    } else if (s.ok()) {
-      LogInfo("health", healthy ? "probe verdict: up" : "probe verdict: down",
-              {{"vip", subject.vip.ToString()},
-               {"backend", subject.backend.ToString()},
-               {"detail", t.detail}});
     }
     lock.lock();
   }
@@ -133,6 +134,23 @@ void HealthSync::Sync() {
     }
     targets_[id] = target;
   }
+}
+
+std::vector<HealthSync::ProbeCounts> HealthSync::probe_counts() const {
+  std::map<health::TargetId, Subject> subjects;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    subjects = subjects_;
+  }
+  std::vector<ProbeCounts> counts;
+  for (const health::TargetReport& report : checker_->Reports()) {
+    auto it = subjects.find(report.id);
+    if (it == subjects.end()) continue;
+    counts.push_back(ProbeCounts{.vip = it->second.vip,
+                                 .backend = it->second.backend,
+                                 .counters = report.counters});
+  }
+  return counts;
 }
 
 size_t HealthSync::target_count() const {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "api/controller.h"
@@ -36,6 +37,14 @@ class HealthSync {
 
   size_t target_count() const;
 
+  // Completed probes of each target, by outcome, since it was added.
+  struct ProbeCounts {
+    VipKey vip;
+    IpAddress backend;
+    health::TargetCounters counters;
+  };
+  std::vector<ProbeCounts> probe_counts() const;
+
  private:
   struct Subject {
     VipKey vip;
@@ -52,7 +61,7 @@ class HealthSync {
   mutable std::mutex sync_mu_;  // serializes Sync
   std::map<health::TargetId, health::HealthTarget> targets_;
 
-  std::mutex queue_mu_;
+  mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<health::HealthTransition> queue_;
   std::map<health::TargetId, Subject> subjects_;  // guarded by queue_mu_

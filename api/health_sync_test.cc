@@ -84,6 +84,23 @@ TEST(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
       << "the probe never marked it down";
   EXPECT_TRUE(harness->maps().contents().rings.empty());
 
+  // The down transition says why: nothing listens any more.
+  const EventLog::Batch batch = harness->controller().events().ReadAfter(0);
+  ASSERT_FALSE(batch.events.empty());
+  const v1::Event& last = batch.events.back();
+  ASSERT_TRUE(last.has_health_changed());
+  EXPECT_FALSE(last.health_changed().healthy());
+  EXPECT_EQ(last.health_changed().reason(), v1::PROBE_OUTCOME_REFUSED);
+  EXPECT_FALSE(last.health_changed().detail().empty());
+  const std::vector<HealthSync::ProbeCounts> probes = (*sync)->probe_counts();
+  ASSERT_EQ(probes.size(), 1u);
+  EXPECT_EQ(probes[0].backend, *IpAddress::Parse("127.0.0.1"));
+  EXPECT_GE(probes[0].counters.successes(), 1u);
+  EXPECT_GE(probes[0].counters.count(health::ProbeOutcome::kRefused), 1u);
+  const std::vector<HealthTransitionCount> transitions =
+      harness->controller().HealthTransitionCounts();
+  ASSERT_EQ(transitions.size(), 2u);  // one down, one up
+
   grpc::ClientContext del_context;
   v1::DeleteVipRequest del;
   *del.mutable_key() = vip.key();

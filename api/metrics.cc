@@ -108,6 +108,30 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
                       b.healthy ? 1 : 0, "\n");
     }
   }
+  Header(out, "xlb_health_transitions_total", "counter",
+         "Health transitions of a backend in a VIP, by new health.");
+  for (const HealthTransitionCount& t : s.health_transitions) {
+    absl::StrAppend(&out, "xlb_health_transitions_total{vip=\"",
+                    Label(t.vip.ToString()), "\",backend=\"",
+                    Label(t.backend.ToString()), "\",to=\"",
+                    t.to_healthy ? "up" : "down", "\"} ", t.count, "\n");
+  }
+  Header(out, "xlb_health_probes_total", "counter",
+         "Completed health probes of a backend in a VIP, by outcome.");
+  for (const HealthSync::ProbeCounts& p : s.health_probes) {
+    const std::string labels =
+        absl::StrCat("vip=\"", Label(p.vip.ToString()), "\",backend=\"",
+                     Label(p.backend.ToString()), "\",outcome=\"");
+    for (size_t i = 0; i < health::kProbeOutcomeCount; ++i) {
+      const auto outcome = static_cast<health::ProbeOutcome>(i);
+      const uint64_t count = p.counters.count(outcome);
+      // Failure outcomes appear once they occur: 9 series per target
+      // would make 10k targets a 90k-line scrape.
+      if (count == 0 && outcome != health::ProbeOutcome::kSuccess) continue;
+      absl::StrAppend(&out, "xlb_health_probes_total{", labels,
+                      health::ProbeOutcomeLabel(outcome), "\"} ", count, "\n");
+    }
+  }
   Header(out, "xlb_backend_in_ring", "gauge",
          "1 when the backend takes new flows of the VIP.");
   for (const VipStatus& vip : s.vips) {

@@ -9,6 +9,11 @@
 //       per backend address: the data plane counts per backend, over every
 //       VIP that uses it, so there is no vip label
 //   xlb_backend_up{vip,backend}                1 healthy, 0 not (gauge)
+//   xlb_health_transitions_total{vip,backend,to}  to="up"|"down", since
+//       xlbd started
+//   xlb_health_probes_total{vip,backend,outcome}  completed probes per
+//       target since it was added; outcome="success" always, failure
+//       outcomes ("timeout", "refused", ...) once they occurred
 //   xlb_backend_in_ring{vip,backend}           1 takes new flows (gauge)
 //   xlb_vip_has_ring{vip}                      0: packets dropped (gauge)
 //   xlb_config_generation                      desired-config generation
@@ -27,6 +32,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "api/controller.h"
+#include "api/health_sync.h"
 #include "lb/model.h"
 #include "lb/unique_fd.h"
 #include "xlb/v1/xlb.pb.h"
@@ -36,6 +43,8 @@ namespace xlb::api {
 struct MetricsSnapshot {
   const v1::GetStatsResponse* stats = nullptr;  // null: no data plane
   std::vector<VipStatus> vips;
+  std::vector<HealthTransitionCount> health_transitions;
+  std::vector<HealthSync::ProbeCounts> health_probes;  // empty: no checker
   std::map<std::pair<std::string, std::string>, uint64_t> requests;
   uint64_t generation = 0;
   double uptime_seconds = 0;

@@ -267,7 +267,7 @@ TEST_F(ServiceTest, StatusReportsBackendHealthAndMapUsage) {
   ASSERT_TRUE(CreateVip(vip).ok());
   VipKey key{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
   ASSERT_TRUE(harness_->controller()
-                  .SetHealth(key, *IpAddress::Parse("198.51.100.2"), true)
+                  .SetHealth(key, *IpAddress::Parse("198.51.100.2"), {.healthy = true})
                   .ok());
   grpc::ClientContext context;
   v1::GetStatusResponse status;
@@ -384,17 +384,49 @@ TEST_F(ServiceTest, HealthTransitionIsAnEventAndReachesTheRing) {
   ASSERT_TRUE(CreateVip(vip).ok());
   EXPECT_TRUE(harness_->maps().contents().rings.empty());  // starts down
   VipKey key{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
+  const IpAddress backend = *IpAddress::Parse("198.51.100.1");
   ASSERT_TRUE(harness_->controller()
-                  .SetHealth(key, *IpAddress::Parse("198.51.100.1"), true)
+                  .SetHealth(key, backend,
+                             {.healthy = true,
+                              .latency = absl::Milliseconds(3)})
                   .ok());
   EXPECT_EQ(harness_->maps().contents().rings.size(), 1u);
+  ASSERT_TRUE(harness_->controller()
+                  .SetHealth(key, backend,
+                             {.healthy = false,
+                              .reason = health::ProbeOutcome::kWrongStatus,
+                              .detail = "HTTP status 503",
+                              .latency = absl::Milliseconds(1500)})
+                  .ok());
+  // The same verdict again is no transition.
+  ASSERT_TRUE(
+      harness_->controller().SetHealth(key, backend, {.healthy = false}).ok());
+  EXPECT_TRUE(harness_->maps().contents().rings.empty());
   v1::WatchEventsRequest request;
   request.set_after_sequence(1);
-  std::vector<v1::Event> events = ReadEvents(stub(), request, 1);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_TRUE(events[0].health_changed().healthy());
-  EXPECT_EQ(events[0].health_changed().backend(), "198.51.100.1");
+  std::vector<v1::Event> events = ReadEvents(stub(), request, 2);
+  ASSERT_EQ(events.size(), 2u);
+  const v1::HealthChanged& up = events[0].health_changed();
+  EXPECT_TRUE(up.healthy());
+  EXPECT_EQ(up.backend(), "198.51.100.1");
+  EXPECT_EQ(up.reason(), v1::PROBE_OUTCOME_SUCCESS);
+  EXPECT_EQ(up.latency().nanos(), 3000000);
+  const v1::HealthChanged& down = events[1].health_changed();
+  EXPECT_FALSE(down.healthy());
+  EXPECT_EQ(down.reason(), v1::PROBE_OUTCOME_WRONG_STATUS);
+  EXPECT_EQ(down.detail(), "HTTP status 503");
+  EXPECT_EQ(down.latency().seconds(), 1);
+  EXPECT_EQ(down.latency().nanos(), 500000000);
   EXPECT_EQ(GetConfig().generation(), 1u);  // health is not configuration
+
+  const std::vector<HealthTransitionCount> counts =
+      harness_->controller().HealthTransitionCounts();
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_FALSE(counts[0].to_healthy);
+  EXPECT_EQ(counts[0].count, 1u);
+  EXPECT_TRUE(counts[1].to_healthy);
+  EXPECT_EQ(counts[1].count, 1u);
+  EXPECT_EQ(counts[1].backend, backend);
 }
 
 TEST_F(ServiceTest, ConcurrentClientsAreSerialized) {

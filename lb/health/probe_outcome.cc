@@ -28,6 +28,21 @@ absl::string_view ProbeOutcomeName(ProbeOutcome outcome) {
   return "unknown";
 }
 
+absl::string_view ProbeOutcomeLabel(ProbeOutcome outcome) {
+  switch (outcome) {
+    case ProbeOutcome::kWrongStatus:
+      return "wrong_status";
+    case ProbeOutcome::kBadResponse:
+      return "bad_response";
+    case ProbeOutcome::kTlsError:
+      return "tls_error";
+    case ProbeOutcome::kLocalError:
+      return "local_error";
+    default:
+      return ProbeOutcomeName(outcome);
+  }
+}
+
 ProbeOutcome OutcomeFromErrno(int error) {
   switch (error) {
     case ECONNREFUSED:

@@ -26,6 +26,9 @@ inline constexpr size_t kProbeOutcomeCount = 9;
 // "success", "refused", "timeout", "reset", "unreachable", "wrong status",
 // "bad response", "tls error", "local error".
 absl::string_view ProbeOutcomeName(ProbeOutcome outcome);
+// The name as an identifier, for metric labels and log fields: "success",
+// "wrong_status", "tls_error", ...
+absl::string_view ProbeOutcomeLabel(ProbeOutcome outcome);
 
 // The outcome of a probe, with a short human-readable detail on failure
 // ("HTTP status 503", "connect: Connection refused").

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "tools/xlbctl/arguments.h"
 #include "tools/xlbctl/context.h"
+#include "tools/xlbctl/views.h"
 
 namespace xlb::xlbctl {
 namespace {
@@ -45,8 +46,7 @@ void PrintEvent(std::ostream& out, const v1::Event& event) {
       const v1::HealthChanged& h = event.health_changed();
       out << event.sequence() << "  " << EventTime(event.time())
           << "  health  vip " << FormatVipKey(h.vip()) << " backend "
-          << h.backend() << " is " << (h.healthy() ? "healthy" : "unhealthy")
-          << "\n";
+          << h.backend() << " is " << HealthChangeSummary(h) << "\n";
       break;
     }
     case v1::Event::kEventsLost: {

@@ -3,9 +3,11 @@
 #include <map>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "tools/xlbctl/arguments.h"
 #include "tools/xlbctl/output.h"
 
@@ -51,6 +53,24 @@ std::string HealthCheckSummary(const v1::VipSettings& settings) {
                   hc.rise() == 0 ? 2 : hc.rise(), ", fall ",
                   hc.fall() == 0 ? 3 : hc.fall());
   return text;
+}
+
+std::string HealthChangeSummary(const v1::HealthChanged& change) {
+  std::string out = change.healthy() ? "healthy" : "unhealthy";
+  if (change.reason() == v1::PROBE_OUTCOME_UNSPECIFIED) return out;
+  // PROBE_OUTCOME_WRONG_STATUS -> "wrong_status".
+  const std::string name =
+      absl::AsciiStrToLower(v1::ProbeOutcome_Name(change.reason()));
+  absl::string_view reason = name;
+  absl::ConsumePrefix(&reason, "probe_outcome_");
+  absl::StrAppend(&out, ": ", reason);
+  if (!change.detail().empty()) {
+    absl::StrAppend(&out, " (", change.detail(), ")");
+  }
+  if (change.latency().seconds() != 0 || change.latency().nanos() != 0) {
+    absl::StrAppend(&out, ", probe took ", FormatDuration(change.latency()));
+  }
+  return out;
 }
 
 void PrintVipTable(std::ostream& out,

@@ -19,6 +19,11 @@ const v1::VipStatus* FindVipStatus(const v1::GetStatusResponse& status,
 // "tcp :80 every 5s, timeout 2s, rise 2, fall 3" or "none".
 std::string HealthCheckSummary(const v1::VipSettings& settings);
 
+// Why a backend's health changed: "unhealthy: wrong_status (HTTP status
+// 503), probe took 1.5s" or "healthy: success, probe took 3ms"; just
+// "healthy" / "unhealthy" when the agent sent no reason.
+std::string HealthChangeSummary(const v1::HealthChanged& change);
+
 // VIP  HASH  RING  SEED  ECHO  MIN-HEALTHY  BACKENDS  HEALTH-CHECK
 void PrintVipTable(std::ostream& out,
                    const google::protobuf::RepeatedPtrField<v1::Vip>& vips);

@@ -240,11 +240,16 @@ absl::Status RunAgent(const AgentOptions& o) {
     api::Controller* c = controller->get();
     absl::StatusOr<std::unique_ptr<api::MetricsServer>> started =
         api::MetricsServer::Start(o.metrics_address, [&service, &counters, c,
+                                                      sync = health.get(),
                                                       start] {
           absl::StatusOr<v1::GetStatsResponse> stats = service.Stats();
           api::MetricsSnapshot snapshot{
               .stats = stats.ok() ? &*stats : nullptr,
               .vips = c->ListVipStatus(),
+              .health_transitions = c->HealthTransitionCounts(),
+              .health_probes = sync != nullptr
+                                   ? sync->probe_counts()
+                                   : std::vector<api::HealthSync::ProbeCounts>(),
               .requests = counters.Snapshot(),
               .generation = c->generation(),
               .uptime_seconds = absl::ToDoubleSeconds(absl::Now() - start)};
@@ -267,8 +272,8 @@ absl::Status RunAgent(const AgentOptions& o) {
   (*controller)->events().Shutdown();
   (*server)->Shutdown();
   (*controller)->SetConfigChangeHook(nullptr);
+  metrics.reset();  // its renderer reads the health checker's counters
   health.reset();
-  metrics.reset();
   return absl::OkStatus();
 }
 
