@@ -25,7 +25,11 @@ class ResilienceTest(LabTestCase):
     def test_long_connection_keeps_its_backend_while_others_change(self):
         session = self.lab.traffic("session", self.vip4(), 80, "--count", 12,
                                    "--seconds", 4, background=True)
-        mine = self.address_of(self.lab.first_line(session))
+        first = self.lab.first_line(session)
+        if not first.startswith("backend"):
+            session.kill()
+            self.fail(f"the session's first request failed: {first}")
+        mine = self.address_of(first)
         for address in self.lab["LAB_BACKEND4"]:
             if address == mine:
                 continue
