@@ -134,6 +134,7 @@ absl::StatusOr<HealthCheckSpec> HealthCheckFromProto(
   spec.udp_request = hc.udp_request();
   spec.udp_response = hc.udp_response();
   spec.grpc_service = hc.grpc_service();
+  spec.https_verify = hc.https_verify();
   if (absl::Status s = ValidateHealthCheck(spec, vip, path); !s.ok()) return s;
   return spec;
 }
@@ -156,7 +157,53 @@ v1::HealthCheck HealthCheckToProto(const HealthCheckSpec& spec) {
   hc.set_udp_request(spec.udp_request);
   hc.set_udp_response(spec.udp_response);
   hc.set_grpc_service(spec.grpc_service);
+  hc.set_https_verify(spec.https_verify);
   return hc;
+}
+
+// An empty message gives nullopt, so the model never holds an empty one.
+absl::StatusOr<std::optional<HealthOverride>> HealthOverrideFromProto(
+    bool has, const v1::HealthOverride& o, absl::string_view path) {
+  if (!has) return std::nullopt;
+  HealthOverride out;
+  if (o.has_port()) {
+    absl::StatusOr<uint16_t> port = PortFromProto(o.port(), path, "port");
+    if (!port.ok()) return port.status();
+    out.port = *port;
+  }
+  struct {
+    bool has;
+    const google::protobuf::Duration& value;
+    const char* field;
+    std::optional<absl::Duration>& out;
+  } durations[] = {
+      {o.has_interval(), o.interval(), "interval", out.interval},
+      {o.has_timeout(), o.timeout(), "timeout", out.timeout},
+      {o.has_jitter(), o.jitter(), "jitter", out.jitter},
+  };
+  for (const auto& d : durations) {
+    if (!d.has) continue;
+    absl::StatusOr<absl::Duration> parsed = DurationFromProto(
+        true, d.value, absl::ZeroDuration(), path, d.field);
+    if (!parsed.ok()) return parsed.status();
+    d.out = *parsed;
+  }
+  if (o.has_rise()) out.rise = o.rise();
+  if (o.has_fall()) out.fall = o.fall();
+  if (out.empty()) return std::nullopt;
+  if (absl::Status s = ValidateHealthOverride(out, nullptr, path); !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
+void HealthOverrideToProto(const HealthOverride& o, v1::HealthOverride* out) {
+  if (o.port) out->set_port(*o.port);
+  if (o.interval) DurationToProto(*o.interval, out->mutable_interval());
+  if (o.timeout) DurationToProto(*o.timeout, out->mutable_timeout());
+  if (o.rise) out->set_rise(*o.rise);
+  if (o.fall) out->set_fall(*o.fall);
+  if (o.jitter) DurationToProto(*o.jitter, out->mutable_jitter());
 }
 
 }  // namespace
@@ -238,6 +285,12 @@ absl::StatusOr<BackendConfig> BackendFromProto(const v1::Backend& backend,
   out.address = *address;
   if (backend.has_weight()) out.weight = backend.weight();
   out.drained = backend.drained();
+  absl::StatusOr<std::optional<HealthOverride>> health_override =
+      HealthOverrideFromProto(backend.has_health_override(),
+                              backend.health_override(),
+                              FieldPath(path, "health_override"));
+  if (!health_override.ok()) return health_override.status();
+  out.health_override = *health_override;
   if (absl::Status s = ValidateBackend(out, vip, path); !s.ok()) return s;
   return out;
 }
@@ -301,6 +354,12 @@ absl::StatusOr<Operation> BackendChangeFromProto(
                        absl::StrCat(backend.weight, " exceeds ",
                                     kMaxBackendWeight));
       }
+      absl::StatusOr<std::optional<HealthOverride>> health_override =
+          HealthOverrideFromProto(change.add().has_health_override(),
+                                  change.add().health_override(),
+                                  FieldPath(path, "add.health_override"));
+      if (!health_override.ok()) return health_override.status();
+      backend.health_override = *health_override;
       if (absl::Status s = ValidateBackend(backend, *vip, path); !s.ok()) {
         return s;
       }
@@ -359,6 +418,11 @@ v1::Vip VipToProto(const VipConfig& vip) {
     b->set_address(backend.address.ToString());
     b->set_weight(backend.weight);
     b->set_drained(backend.drained);
+    if (backend.health_override.has_value() &&
+        !backend.health_override->empty()) {
+      HealthOverrideToProto(*backend.health_override,
+                            b->mutable_health_override());
+    }
   }
   return out;
 }

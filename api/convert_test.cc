@@ -58,6 +58,61 @@ TEST(ConvertTest, ModelToProtoToModelIsIdentity) {
   EXPECT_EQ(again.settings.health_check->jitter, absl::Milliseconds(250));
 }
 
+TEST(ConvertTest, HealthOverrideAndHttpsVerifyRoundTrip) {
+  v1::Vip vip = Vip(Key("192.0.2.1", 443), {"198.51.100.1", "198.51.100.2"});
+  v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
+  hc->set_type(v1::HEALTH_CHECK_TYPE_HTTPS);
+  hc->set_https_verify(true);
+  v1::HealthOverride* o = vip.mutable_backends(0)->mutable_health_override();
+  o->set_port(8443);
+  o->mutable_interval()->set_seconds(1);
+  o->mutable_timeout()->set_nanos(500000000);
+  o->set_rise(1);
+  o->set_fall(5);
+  o->mutable_jitter()->set_nanos(100000000);
+  // An empty override is no override.
+  vip.mutable_backends(1)->mutable_health_override();
+  const VipConfig model = *VipFromProto(vip, DataplaneLimits(), "vip");
+  EXPECT_TRUE(model.settings.health_check->https_verify);
+  ASSERT_TRUE(model.backends[0].health_override.has_value());
+  const HealthOverride& got = *model.backends[0].health_override;
+  EXPECT_EQ(got, (HealthOverride{.port = 8443,
+                                 .interval = absl::Seconds(1),
+                                 .timeout = absl::Milliseconds(500),
+                                 .rise = 1,
+                                 .fall = 5,
+                                 .jitter = absl::Milliseconds(100)}));
+  EXPECT_FALSE(model.backends[1].health_override.has_value());
+
+  const v1::Vip proto = VipToProto(model);
+  EXPECT_TRUE(proto.backends(0).has_health_override());
+  EXPECT_FALSE(proto.backends(1).has_health_override());
+  EXPECT_TRUE(proto.settings().health_check().https_verify());
+  EXPECT_EQ(*VipFromProto(proto, DataplaneLimits(), "vip"), model);
+}
+
+TEST(ConvertTest, PartialHealthOverrideLeavesTheRestUnset) {
+  v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
+  vip.mutable_backends(0)->mutable_health_override()->set_fall(1);
+  const VipConfig model = *VipFromProto(vip, DataplaneLimits(), "vip");
+  EXPECT_EQ(*model.backends[0].health_override, HealthOverride{.fall = 1});
+  const v1::HealthOverride& back =
+      VipToProto(model).backends(0).health_override();
+  EXPECT_FALSE(back.has_port());
+  EXPECT_FALSE(back.has_interval());
+  EXPECT_FALSE(back.has_rise());
+  EXPECT_EQ(back.fall(), 1u);
+}
+
+TEST(ConvertTest, AddBackendCarriesItsHealthOverride) {
+  v1::BackendChange add = Add(Key("192.0.2.1", 80), "198.51.100.1");
+  add.mutable_add()->mutable_health_override()->set_port(9000);
+  auto op = BackendChangeFromProto(add, "c");
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_EQ(std::get<AddBackendOp>(*op).backend.health_override,
+            HealthOverride{.port = 9000});
+}
+
 TEST(ConvertTest, BackendChangeBecomesTheMatchingOperation) {
   const v1::VipKey key = Key("192.0.2.1", 80);
   EXPECT_TRUE(std::holds_alternative<AddBackendOp>(

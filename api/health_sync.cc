@@ -10,9 +10,11 @@ HealthSync::HealthSync(Controller* controller, health::ProbeMode mode)
     : controller_(controller), mode_(mode) {}
 
 absl::StatusOr<std::unique_ptr<HealthSync>> HealthSync::Start(
-    Controller* controller, health::ProbeMode mode) {
+    Controller* controller, health::ProbeMode mode,
+    const std::string& tls_ca_file) {
   std::unique_ptr<HealthSync> sync(new HealthSync(controller, mode));
   health::HealthCheckerOptions options;
+  options.tls_ca_file = tls_ca_file;
   HealthSync* self = sync.get();
   options.on_transition = [self](const health::HealthTransition& t) {
     {
@@ -83,6 +85,12 @@ void HealthSync::Sync() {
     if (!vip.settings.health_check.has_value()) continue;
     auto status = status_of.find(vip.key);
     if (status == status_of.end()) continue;
+    std::map<IpAddress, HealthOverride> override_of;
+    for (const BackendConfig& backend : vip.backends) {
+      if (backend.health_override.has_value()) {
+        override_of[backend.address] = *backend.health_override;
+      }
+    }
     for (const VipBackendStatus& b : status->second->backends) {
       // VIP index in the high half, backend index in the low half.
       const health::TargetId id =
@@ -98,6 +106,10 @@ void HealthSync::Sync() {
                         ? health::TunnelledProbeMark(b.index)
                         : 0;
       target.spec = *vip.settings.health_check;
+      target.verify_tls = target.spec.https_verify;
+      if (auto it = override_of.find(b.address); it != override_of.end()) {
+        target.override_spec = it->second;
+      }
       target.initial_status =
           b.healthy ? health::HealthStatus::kUp : health::HealthStatus::kDown;
       wanted[id] = target;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,9 +27,11 @@ class HealthSync {
  public:
   // kTunnelled probes go to the VIP address marked for the backend, so they
   // take the encapsulated path (needs the TC program attached); kDirect
-  // probes go to the backend's own address.
+  // probes go to the backend's own address. `tls_ca_file` is the CA bundle
+  // HTTPS checks with https_verify trust; empty: the system's store.
   static absl::StatusOr<std::unique_ptr<HealthSync>> Start(
-      Controller* controller, health::ProbeMode mode);
+      Controller* controller, health::ProbeMode mode,
+      const std::string& tls_ca_file = "");
   ~HealthSync();
 
   // Brings the checker's targets in line with the controller's current

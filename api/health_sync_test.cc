@@ -12,6 +12,7 @@
 #include "api/testing/api_fixture.h"
 #include "api/testing/requests.h"
 #include "gtest/gtest.h"
+#include "lb/health/test_servers.h"
 
 namespace xlb::api {
 namespace {
@@ -107,6 +108,89 @@ TEST(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   v1::DeleteVipResponse del_response;
   ASSERT_TRUE(harness->stub().DeleteVip(&del_context, del, &del_response).ok());
   EXPECT_EQ((*sync)->target_count(), 0u);
+  harness->controller().SetConfigChangeHook(nullptr);
+}
+
+// A checked VIP's health check made fast: TCP, 100 ms, rise and fall 1.
+v1::HealthCheck* FastCheck(v1::Vip& vip, v1::HealthCheckType type) {
+  v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
+  hc->set_type(type);
+  hc->mutable_interval()->set_nanos(100000000);
+  hc->mutable_timeout()->set_nanos(50000000);
+  hc->set_rise(1);
+  hc->set_fall(1);
+  return hc;
+}
+
+grpc::Status Create(ApiHarness& harness, const v1::Vip& vip) {
+  grpc::ClientContext context;
+  v1::CreateVipRequest request;
+  *request.mutable_vip() = vip;
+  v1::CreateVipResponse response;
+  return harness.stub().CreateVip(&context, request, &response);
+}
+
+TEST(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
+  auto harness = *ApiHarness::Start();
+  auto sync = HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+
+  Listener open;
+  Listener closed;
+  closed.Close();  // the VIP's port: refused
+  v1::Vip vip = Vip(Key("192.0.2.1", closed.port()), {"127.0.0.1"});
+  FastCheck(vip, v1::HEALTH_CHECK_TYPE_TCP);
+  vip.mutable_backends(0)->mutable_health_override()->set_port(open.port());
+  ASSERT_TRUE(Create(*harness, vip).ok());
+  auto healthy = [&] {
+    return harness->controller().ListVipStatus()[0].backends[0].healthy;
+  };
+  ASSERT_TRUE(Eventually(healthy)) << "the override's port was not probed";
+
+  // Without the override the VIP's (closed) port is probed.
+  grpc::ClientContext context;
+  v1::SetVipRequest set;
+  *set.mutable_vip() = vip;
+  set.mutable_vip()->mutable_backends(0)->clear_health_override();
+  v1::SetVipResponse response;
+  ASSERT_TRUE(harness->stub().SetVip(&context, set, &response).ok());
+  ASSERT_TRUE(Eventually([&] { return !healthy(); }));
+  harness->controller().SetConfigChangeHook(nullptr);
+}
+
+TEST(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
+  const health::testing::SelfSignedCertificate cert =
+      health::testing::MakeSelfSignedCertificate();
+  health::testing::HttpServer server({.body = "ok"}, &cert);
+  auto harness = *ApiHarness::Start();
+  auto sync = HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+
+  v1::Vip vip = Vip(Key("192.0.2.1", server.port()), {"127.0.0.1"});
+  v1::HealthCheck* hc = FastCheck(vip, v1::HEALTH_CHECK_TYPE_HTTPS);
+  hc->mutable_timeout()->set_nanos(90000000);
+  hc->set_https_verify(true);
+  ASSERT_TRUE(Create(*harness, vip).ok());
+  ASSERT_TRUE(Eventually([&] {
+    const auto counts = (*sync)->probe_counts();
+    return !counts.empty() &&
+           counts[0].counters.count(health::ProbeOutcome::kTlsError) >= 2;
+  })) << "no TLS verification failures";
+  EXPECT_FALSE(harness->controller().ListVipStatus()[0].backends[0].healthy);
+
+  // Not verifying (the default), the same backend is healthy.
+  grpc::ClientContext context;
+  v1::UpdateVipRequest update;
+  *update.mutable_key() = vip.key();
+  *update.mutable_settings() = vip.settings();
+  update.mutable_settings()->mutable_health_check()->set_https_verify(false);
+  v1::UpdateVipResponse response;
+  ASSERT_TRUE(harness->stub().UpdateVip(&context, update, &response).ok());
+  EXPECT_TRUE(Eventually([&] {
+    return harness->controller().ListVipStatus()[0].backends[0].healthy;
+  }));
   harness->controller().SetConfigChangeHook(nullptr);
 }
 

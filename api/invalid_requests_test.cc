@@ -66,6 +66,20 @@ Case CheckCase(std::string name, std::function<void(v1::HealthCheck&)> edit,
       Code::INVALID_ARGUMENT, message);
 }
 
+// CreateVip of a new VIP with the default TCP check whose first backend has
+// a health override, after `edit` of that override.
+Case OverrideCase(std::string name, std::function<void(v1::HealthOverride&)> edit,
+                  std::string message) {
+  return CreateCase(
+      name,
+      [edit](v1::Vip& vip) {
+        vip.mutable_settings()->mutable_health_check()->set_type(
+            v1::HEALTH_CHECK_TYPE_TCP);
+        edit(*vip.mutable_backends(0)->mutable_health_override());
+      },
+      Code::INVALID_ARGUMENT, message);
+}
+
 grpc::Status Backends(Stub& stub, std::vector<v1::BackendChange> changes,
                       std::optional<uint64_t> generation = std::nullopt) {
   grpc::ClientContext context;
@@ -226,6 +240,66 @@ std::vector<Case> Cases() {
       CheckCase("CheckJitterNotBelowInterval",
                 [&](v1::HealthCheck& h) { *h.mutable_jitter() = duration(5, 0); },
                 "vip.settings.health_check.jitter: 5s"),
+      CheckCase("HttpsVerifyOnATcpCheck",
+                [](v1::HealthCheck& h) { h.set_https_verify(true); },
+                "vip.settings.health_check.https_verify: true: only an https "
+                "check"),
+      OverrideCase("OverridePortZero",
+                   [](v1::HealthOverride& o) { o.set_port(0); },
+                   "vip.backends[0].health_override.port: 0 is not a port"),
+      OverrideCase("OverridePortAbove65535",
+                   [](v1::HealthOverride& o) { o.set_port(70000); },
+                   "vip.backends[0].health_override.port: 70000 exceeds 65535"),
+      OverrideCase("OverrideIntervalTooShort",
+                   [&](v1::HealthOverride& o) {
+                     *o.mutable_interval() = duration(0, 50000000);
+                   },
+                   "vip.backends[0].health_override.interval: 50ms is outside "
+                   "[100ms, 1h]"),
+      OverrideCase("OverrideIntervalNegative",
+                   [&](v1::HealthOverride& o) {
+                     *o.mutable_interval() = duration(-1, 0);
+                   },
+                   "vip.backends[0].health_override.interval: {seconds: -1, "
+                   "nanos: 0} is negative"),
+      OverrideCase("OverrideIntervalBelowTheChecksTimeout",
+                   [&](v1::HealthOverride& o) {
+                     *o.mutable_interval() = duration(1, 0);
+                   },
+                   "vip.backends[0].health_override.interval: 1s is below the "
+                   "health check's timeout 2s"),
+      OverrideCase("OverrideTimeoutAboveTheChecksInterval",
+                   [&](v1::HealthOverride& o) {
+                     *o.mutable_timeout() = duration(6, 0);
+                   },
+                   "vip.backends[0].health_override.timeout: 6s exceeds "
+                   "interval 5s"),
+      OverrideCase("OverrideTimeoutZero",
+                   [&](v1::HealthOverride& o) {
+                     *o.mutable_timeout() = duration(0, 0);
+                   },
+                   "vip.backends[0].health_override.timeout: 0 is not "
+                   "positive"),
+      OverrideCase("OverrideRiseZero",
+                   [](v1::HealthOverride& o) { o.set_rise(0); },
+                   "vip.backends[0].health_override.rise: 0 is outside [1, 100]"),
+      OverrideCase("OverrideFallTooHigh",
+                   [](v1::HealthOverride& o) { o.set_fall(101); },
+                   "vip.backends[0].health_override.fall: 101 is outside"),
+      OverrideCase("OverrideJitterNotBelowInterval",
+                   [&](v1::HealthOverride& o) {
+                     *o.mutable_interval() = duration(3, 0);
+                     *o.mutable_jitter() = duration(3, 0);
+                   },
+                   "vip.backends[0].health_override.jitter: 3s is not below "
+                   "interval 3s"),
+      CreateCase("OverrideOfAnUncheckedVipIsStillChecked",
+                 [&](v1::Vip& v) {
+                   v.mutable_backends(0)->mutable_health_override()->set_rise(
+                       500);
+                 },
+                 Code::INVALID_ARGUMENT,
+                 "vip.backends[0].health_override.rise: 500"),
       CheckCase("HttpPathWithoutSlash",
                 [](v1::HealthCheck& h) {
                   h.set_type(v1::HEALTH_CHECK_TYPE_HTTP);
@@ -379,6 +453,24 @@ std::vector<Case> Cases() {
                    "changes[0].address: 198.51.100.1 is already a backend"),
       BackendsCase("AddWeightTooHigh", {Add(kWeb, "198.51.100.5", 65536)},
                    Code::INVALID_ARGUMENT, "changes[0].add.weight: 65536"),
+      BackendsCase("AddWithOverridePortAbove65535",
+                   {[] {
+                     v1::BackendChange c = Add(kChecked, "198.51.100.5");
+                     c.mutable_add()->mutable_health_override()->set_port(65536);
+                     return c;
+                   }()},
+                   Code::INVALID_ARGUMENT,
+                   "changes[0].add.health_override.port: 65536 exceeds 65535"),
+      BackendsCase("AddWithOverrideTooShortForTheCheck",
+                   {[] {
+                     v1::BackendChange c = Add(kChecked, "198.51.100.5");
+                     c.mutable_add()->mutable_health_override()->mutable_timeout()
+                         ->set_seconds(9);
+                     return c;
+                   }()},
+                   Code::INVALID_ARGUMENT,
+                   "changes[0].add.health_override.timeout: 9s exceeds "
+                   "interval 5s (the health check's)"),
       BackendsCase("AddIpv4ToIpv6Vip", {Add(kWeb6, "198.51.100.5")},
                    Code::INVALID_ARGUMENT, "changes[0].address: IPv4 backend"),
       BackendsCase("RemoveUnknownBackend", {Remove(kWeb, "198.51.100.99")},

@@ -217,6 +217,7 @@ grpc::Status LoadBalancerService::UpdateBackends(
     if (!generation.ok()) {
       return RenameFields(generation.status(),
                           {{"ops[", "changes["}, {".backend.address", ".address"},
+                           {".backend.health_override", ".add.health_override"},
                            {".weight", ".set_weight"}});
     }
     response->set_generation(*generation);

@@ -244,6 +244,25 @@ TEST_F(ServiceTest, RestartKeepsTheConfigurationAndWritesNothing) {
   EXPECT_TRUE(harness_->maps().contents() == maps_before);
 }
 
+TEST_F(ServiceTest, RestartKeepsHealthOverridesAndHttpsVerify) {
+  v1::Vip vip = Vip(web_, {"198.51.100.1", "198.51.100.2"});
+  v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
+  hc->set_type(v1::HEALTH_CHECK_TYPE_HTTPS);
+  hc->set_https_verify(true);
+  v1::HealthOverride* o = vip.mutable_backends(1)->mutable_health_override();
+  o->set_port(8443);
+  o->set_rise(1);
+  o->mutable_interval()->set_seconds(10);
+  ASSERT_TRUE(CreateVip(vip).ok());
+  const v1::GetConfigResponse before = GetConfig();
+  const v1::Vip& stored = before.config().vips(0);
+  EXPECT_TRUE(stored.settings().health_check().https_verify());
+  EXPECT_FALSE(stored.backends(0).has_health_override());
+  EXPECT_EQ(stored.backends(1).health_override().port(), 8443u);
+  ASSERT_TRUE(harness_->Restart().ok());
+  EXPECT_TRUE(Equal(GetConfig(), before));
+}
+
 TEST_F(ServiceTest, CorruptStateFileRefusesToStart) {
   ASSERT_TRUE(CreateVip(Vip(web_, {"198.51.100.1"})).ok());
   harness_->Stop();

@@ -76,6 +76,9 @@ struct HealthCheckSpec {
   std::string udp_response;
   // kGrpc: grpc.health.v1 service name; empty asks about the whole server.
   std::string grpc_service;
+  // kHttps: verify the certificate chain and name. Off by default: backends
+  // often serve self-signed certificates.
+  bool https_verify = false;
 
   bool operator==(const HealthCheckSpec&) const = default;
 };
@@ -88,12 +91,34 @@ inline constexpr size_t kMaxUdpProbeBytes = 1024;
 // Below this fraction of healthy backends a VIP fails open (see VipSettings).
 inline constexpr double kDefaultMinHealthyFraction = 0.0;
 
+// Per-backend exceptions to the VIP's HealthCheckSpec; unset fields
+// inherit. The effective values (override, else spec) obey the spec's
+// rules: interval in [kMinHealthInterval, kMaxHealthInterval], timeout in
+// (0, interval], jitter in [0, interval), rise and fall in
+// [1, kMaxHealthThreshold]; port 1..65535. Ignored while the VIP has no
+// health check.
+struct HealthOverride {
+  std::optional<uint16_t> port;
+  std::optional<absl::Duration> interval;
+  std::optional<absl::Duration> timeout;
+  std::optional<uint32_t> rise;
+  std::optional<uint32_t> fall;
+  std::optional<absl::Duration> jitter;
+
+  bool empty() const {
+    return !port && !interval && !timeout && !rise && !fall && !jitter;
+  }
+  bool operator==(const HealthOverride&) const = default;
+};
+
 struct BackendConfig {
   IpAddress address;
   // 0..kMaxBackendWeight; 0 keeps established flows but takes no new ones.
   uint32_t weight = 1;
   // Drained in this VIP: no new flows from it, established ones stay.
   bool drained = false;
+  // Unset (or empty): the VIP's health check as it is.
+  std::optional<HealthOverride> health_override;
 
   bool operator==(const BackendConfig&) const = default;
 };
@@ -140,13 +165,21 @@ struct BalancerConfig {
 };
 
 // Validation. `path` names the value in messages ("vips[0]"), which read
-// "vips[0].backends[3].weight: 70000 exceeds 65535". Malformed values give
+// "vips[0].backends[3].weight: 70000 exceeds 65535". ValidateBackend checks
+// a health override on its own; ValidateVipConfig also against the VIP's
+// health check. Malformed values give
 // InvalidArgument; values beyond `limits` give ResourceExhausted.
 absl::Status ValidateVipKey(const VipKey& key, absl::string_view path);
 absl::Status ValidateBackend(const BackendConfig& backend, const VipKey& vip,
                              absl::string_view path);
 absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
                                  absl::string_view path);
+// `path` names the override ("vips[0].backends[1].health_override"). With
+// `spec` (the VIP's check) the effective values are checked; without, only
+// the override's own fields (and the pairs it sets itself).
+absl::Status ValidateHealthOverride(const HealthOverride& override_spec,
+                                    const HealthCheckSpec* spec,
+                                    absl::string_view path);
 absl::Status ValidateVipSettings(const VipSettings& settings, const VipKey& vip,
                                  const DataplaneLimits& limits,
                                  absl::string_view path);

@@ -80,6 +80,20 @@ absl::Status Balancer::ApplyOperation(const Operation& op,
             if (it == next.vips.end()) return NoVip(path + ".key", o.key);
             VipConfig config = it->second.config;
             config.settings = o.settings;
+            // The new check must suit the backends' overrides.
+            if (HasHealthCheck(config)) {
+              for (const BackendConfig& b : config.backends) {
+                if (!b.health_override.has_value()) continue;
+                if (absl::Status s = ValidateHealthOverride(
+                        *b.health_override, &*config.settings.health_check,
+                        absl::StrCat(path, ".settings.health_check: backend ",
+                                     b.address.ToString(),
+                                     "'s health_override"));
+                    !s.ok()) {
+                  return s;
+                }
+              }
+            }
             return ApplyReplaceVip(config, next);
           },
           [&](const DeleteVipOp& o) -> absl::Status {
@@ -93,6 +107,16 @@ absl::Status Balancer::ApplyOperation(const Operation& op,
                     ValidateBackend(o.backend, o.vip, path + ".backend");
                 !s.ok()) {
               return s;
+            }
+            if (o.backend.health_override.has_value() &&
+                HasHealthCheck(it->second.config)) {
+              if (absl::Status s = ValidateHealthOverride(
+                      *o.backend.health_override,
+                      &*it->second.config.settings.health_check,
+                      path + ".backend.health_override");
+                  !s.ok()) {
+                return s;
+              }
             }
             if (FindBackend(it->second.config, o.backend.address) != nullptr) {
               return absl::AlreadyExistsError(absl::StrCat(

@@ -369,6 +369,45 @@ TEST_F(BalancerTest, OperationsOnMissingOrExistingThingsGiveTheirCodes) {
   EXPECT_EQ(status.message(), "ops[0].weight: 70000 exceeds 65535");
 }
 
+TEST_F(BalancerTest, HealthOverrideIsConfigurationAndKeepsHealth) {
+  MustApply({CreateVipOp{Vip(web_, {Backend("198.51.100.1")}, Checked())}});
+  MustApply({SetHealthOp{web_, Ip("198.51.100.1"), true}});
+  BackendConfig overridden = Backend("198.51.100.1");
+  overridden.health_override =
+      HealthOverride{.port = 8080, .interval = absl::Seconds(10)};
+  MustApply({ReplaceVipOp{Vip(web_, {overridden}, Checked())}});
+  EXPECT_EQ(balancer_->generation(), 2u);
+  EXPECT_EQ(balancer_->desired_config().vips[0].backends[0], overridden);
+  EXPECT_TRUE(balancer_->GetVipStatus(web_)->backends[0].healthy);
+}
+
+TEST_F(BalancerTest, HealthOverrideMustSuitTheVipsCheck) {
+  MustApply({CreateVipOp{Vip(web_, {}, Checked())}});
+  BackendConfig fast = Backend("198.51.100.1");
+  fast.health_override = HealthOverride{.interval = absl::Seconds(1)};
+  absl::Status status = balancer_->Apply(Ops({AddBackendOp{web_, fast}}));
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_EQ(status.message(),
+            "ops[0].backend.health_override.interval: 1s is below the health "
+            "check's timeout 2s; override the timeout too");
+
+  fast.health_override->timeout = absl::Milliseconds(500);
+  MustApply({AddBackendOp{web_, fast}});
+  // A check whose timeout the override's interval cannot hold is refused.
+  VipSettings slow = Checked();
+  slow.health_check->interval = absl::Seconds(30);
+  slow.health_check->timeout = absl::Seconds(20);
+  slow.health_check->jitter = absl::Seconds(10);
+  status = balancer_->Apply(Ops({UpdateVipOp{web_, slow}}));
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(status.message(),
+              HasSubstr("ops[0].settings.health_check: backend 198.51.100.1's "
+                        "health_override.interval: 1s is not above the health "
+                        "check's jitter 10s"));
+  // Without a check the override waits, unused.
+  MustApply({UpdateVipOp{web_, VipSettings{}}});
+}
+
 TEST_F(BalancerTest, RefusedChangeSetWritesNothing) {
   MustApply({CreateVipOp{Vip(web_, {Backend("198.51.100.1")})}});
   const uint64_t writes = maps_.write_count();

@@ -134,6 +134,84 @@ absl::Status ValidateBackend(const BackendConfig& backend, const VipKey& vip,
         path, "weight",
         absl::StrCat(backend.weight, " exceeds ", kMaxBackendWeight));
   }
+  if (backend.health_override.has_value()) {
+    return ValidateHealthOverride(*backend.health_override, nullptr,
+                                  Field(path, "health_override"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHealthOverride(const HealthOverride& o,
+                                    const HealthCheckSpec* spec,
+                                    absl::string_view path) {
+  if (o.port.has_value() && *o.port == 0) {
+    return Invalid(path, "port", "0 is not a port (leave it unset to inherit)");
+  }
+  if (o.interval.has_value() && (*o.interval < kMinHealthInterval ||
+                                 *o.interval > kMaxHealthInterval)) {
+    return Invalid(
+        path, "interval",
+        absl::StrCat(absl::FormatDuration(*o.interval), " is outside [",
+                     absl::FormatDuration(kMinHealthInterval), ", ",
+                     absl::FormatDuration(kMaxHealthInterval), "]"));
+  }
+  for (auto [name, value] :
+       {std::pair<absl::string_view, std::optional<uint32_t>>{"rise", o.rise},
+        {"fall", o.fall}}) {
+    if (value.has_value() && (*value < 1 || *value > kMaxHealthThreshold)) {
+      return Invalid(
+          path, name,
+          absl::StrCat(*value, " is outside [1, ", kMaxHealthThreshold, "]"));
+    }
+  }
+  if (o.timeout.has_value() && *o.timeout <= absl::ZeroDuration()) {
+    return Invalid(path, "timeout",
+                   absl::StrCat(absl::FormatDuration(*o.timeout),
+                                " is not positive"));
+  }
+  if (o.jitter.has_value() && *o.jitter < absl::ZeroDuration()) {
+    return Invalid(path, "jitter",
+                   absl::StrCat(absl::FormatDuration(*o.jitter),
+                                " is negative"));
+  }
+  // The pairs bound by the interval, once the values in force are known.
+  std::optional<absl::Duration> interval = o.interval;
+  std::optional<absl::Duration> timeout = o.timeout;
+  std::optional<absl::Duration> jitter = o.jitter;
+  if (spec != nullptr) {
+    if (!interval) interval = spec->interval;
+    if (!timeout) timeout = spec->timeout;
+    if (!jitter) jitter = spec->jitter;
+  }
+  if (!interval.has_value()) return absl::OkStatus();
+  const std::string whose =
+      o.interval.has_value() ? "" : " (the health check's)";
+  if (timeout.has_value() && *timeout > *interval) {
+    // Name the field the override set: that is what to change.
+    return o.timeout.has_value()
+               ? Invalid(path, "timeout",
+                         absl::StrCat(absl::FormatDuration(*timeout),
+                                      " exceeds interval ",
+                                      absl::FormatDuration(*interval), whose))
+               : Invalid(path, "interval",
+                         absl::StrCat(absl::FormatDuration(*interval),
+                                      " is below the health check's timeout ",
+                                      absl::FormatDuration(*timeout),
+                                      "; override the timeout too"));
+  }
+  if (jitter.has_value() && *jitter >= *interval) {
+    return o.jitter.has_value()
+               ? Invalid(path, "jitter",
+                         absl::StrCat(absl::FormatDuration(*jitter),
+                                      " is not below interval ",
+                                      absl::FormatDuration(*interval), whose))
+               : Invalid(path, "interval",
+                         absl::StrCat(absl::FormatDuration(*interval),
+                                      " is not above the health check's "
+                                      "jitter ",
+                                      absl::FormatDuration(*jitter),
+                                      "; override the jitter too"));
+  }
   return absl::OkStatus();
 }
 
@@ -225,6 +303,11 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
       }
     }
   }
+  if (spec.https_verify && spec.type != HealthCheckType::kHttps) {
+    return Invalid(path, "https_verify",
+                   absl::StrCat("true: only an https check verifies "
+                                "certificates, this one is ", type));
+  }
   if (spec.type == HealthCheckType::kGrpc &&
       !IsHeaderToken(spec.grpc_service)) {
     return Invalid(path, "grpc_service",
@@ -287,6 +370,16 @@ absl::Status ValidateVipConfig(const VipConfig& vip,
             ValidateBackend(vip.backends[i], vip.key, backend_path);
         !s.ok()) {
       return s;
+    }
+    if (vip.backends[i].health_override.has_value() &&
+        vip.settings.health_check.has_value()) {
+      if (absl::Status s = ValidateHealthOverride(
+              *vip.backends[i].health_override,
+              &*vip.settings.health_check,
+              Field(backend_path, "health_override"));
+          !s.ok()) {
+        return s;
+      }
     }
     auto [it, inserted] = seen.emplace(vip.backends[i].address, i);
     if (!inserted) {

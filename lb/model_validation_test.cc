@@ -159,3 +159,69 @@ TEST(ValidationTest, RefusesMalformedProbeContents) {
 
 }  // namespace
 }  // namespace xlb
+
+namespace xlb {
+namespace {
+
+VipConfig CheckedVip(HealthOverride o) {
+  VipConfig vip = WebVip();
+  vip.settings.health_check = HealthCheckSpec{};  // 5s, timeout 2s
+  vip.backends[1].health_override = o;
+  return vip;
+}
+
+TEST(ValidationTest, HealthOverrideNamesTheFieldAndValue) {
+  EXPECT_EQ(Problem(CheckedVip({.port = 0})),
+            "vips[0].backends[1].health_override.port: 0 is not a port (leave "
+            "it unset to inherit)");
+  EXPECT_EQ(Problem(CheckedVip({.interval = absl::Hours(2)})),
+            "vips[0].backends[1].health_override.interval: 2h is outside "
+            "[100ms, 1h]");
+  EXPECT_EQ(Problem(CheckedVip({.rise = 0})),
+            "vips[0].backends[1].health_override.rise: 0 is outside [1, 100]");
+  EXPECT_EQ(Problem(CheckedVip({.fall = 101})),
+            "vips[0].backends[1].health_override.fall: 101 is outside [1, 100]");
+  EXPECT_EQ(Problem(CheckedVip({.timeout = absl::ZeroDuration()})),
+            "vips[0].backends[1].health_override.timeout: 0 is not positive");
+  EXPECT_EQ(Problem(CheckedVip({.jitter = absl::Seconds(-1)})),
+            "vips[0].backends[1].health_override.jitter: -1s is negative");
+}
+
+TEST(ValidationTest, HealthOverrideIsCheckedAgainstTheValuesInForce) {
+  // The override's timeout against the check's interval.
+  EXPECT_EQ(Problem(CheckedVip({.timeout = absl::Seconds(6)})),
+            "vips[0].backends[1].health_override.timeout: 6s exceeds interval "
+            "5s (the health check's)");
+  // The override's interval against the check's timeout and jitter.
+  EXPECT_EQ(Problem(CheckedVip({.interval = absl::Seconds(1)})),
+            "vips[0].backends[1].health_override.interval: 1s is below the "
+            "health check's timeout 2s; override the timeout too");
+  EXPECT_EQ(Problem(CheckedVip({.interval = absl::Seconds(3),
+                                .jitter = absl::Seconds(3)})),
+            "vips[0].backends[1].health_override.jitter: 3s is not below "
+            "interval 3s");
+  EXPECT_EQ(Problem(CheckedVip({.port = 8080,
+                                .interval = absl::Seconds(1),
+                                .timeout = absl::Milliseconds(500),
+                                .rise = 1,
+                                .fall = 5,
+                                .jitter = absl::Milliseconds(100)})),
+            "");
+  // Without a check only the override's own pairs count.
+  VipConfig unchecked = CheckedVip({.interval = absl::Seconds(1)});
+  unchecked.settings.health_check.reset();
+  EXPECT_EQ(Problem(unchecked), "");
+}
+
+TEST(ValidationTest, HttpsVerifyNeedsAnHttpsCheck) {
+  VipConfig vip = WebVip();
+  vip.settings.health_check = HealthCheckSpec{.https_verify = true};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.https_verify: true: only an https "
+            "check verifies certificates, this one is tcp");
+  vip.settings.health_check->type = HealthCheckType::kHttps;
+  EXPECT_EQ(Problem(vip), "");
+}
+
+}  // namespace
+}  // namespace xlb

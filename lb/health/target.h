@@ -33,17 +33,8 @@ constexpr uint32_t TunnelledProbeMark(uint32_t backend_index) {
   return XLB_HC_MARK_TAG | (backend_index & XLB_HC_MARK_INDEX_MASK);
 }
 
-// Per-backend exceptions to the VIP's HealthCheckSpec; unset fields inherit.
-struct HealthOverride {
-  std::optional<uint16_t> port;
-  std::optional<absl::Duration> interval;
-  std::optional<absl::Duration> timeout;
-  std::optional<uint32_t> rise;
-  std::optional<uint32_t> fall;
-  std::optional<absl::Duration> jitter;
-
-  bool operator==(const HealthOverride&) const = default;
-};
+// Per-backend exceptions to the VIP's HealthCheckSpec (lb/model_config.h).
+using HealthOverride = ::xlb::HealthOverride;
 
 struct HealthTarget {
   TargetId id = 0;

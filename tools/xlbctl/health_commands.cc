@@ -1,6 +1,7 @@
-// xlbctl health set|show
+// xlbctl health set|override|show
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct HealthSetArgs {
   std::vector<uint32_t> http_codes;
   std::string udp_request, udp_response;
   std::string grpc_service;
+  bool https_verify = false;
   uint64_t generation = 0;
   CLI::Option* generation_opt = nullptr;
 };
@@ -73,6 +75,7 @@ absl::StatusOr<v1::HealthCheck> BuildHealthCheck(const HealthSetArgs& args) {
   }
   hc.set_udp_response(unescaped);
   hc.set_grpc_service(args.grpc_service);
+  hc.set_https_verify(args.https_verify);
   return hc;
 }
 
@@ -121,6 +124,10 @@ void AddHealthSet(CLI::App* health, Context& ctx) {
                   "udp: reply expected (default: any reply)");
   cmd->add_option("--grpc-service", args->grpc_service,
                   "grpc: service name checked (default: the whole server)");
+  cmd->add_flag("--https-verify", args->https_verify,
+               "https: verify the backend's certificate chain and name "
+               "(default: not verified, as self-signed certificates are "
+               "common)");
   args->generation_opt = AddGenerationOption(cmd, &args->generation);
   cmd->footer(R"(Replaces the VIP's whole health check with the one described (options not
 given take their defaults); its other settings and backends stay. Probes
@@ -131,6 +138,7 @@ Examples:
   xlbctl health set 192.0.2.10:80/tcp --type tcp
   xlbctl health set 192.0.2.10:80/tcp --type http --http-path /healthz \
       --http-codes 200,204 --interval 2s --timeout 1s --rise 2 --fall 2
+  xlbctl health set 192.0.2.10:443/tcp --type https --https-verify
   xlbctl health set 192.0.2.10:53/udp --type udp --udp-request 'ping'
   xlbctl health set 192.0.2.10:80/tcp --none)");
   SetAction(cmd, ctx, [args](Context& ctx) -> absl::Status {
@@ -165,6 +173,129 @@ Examples:
       ctx.out << "health check of vip " << FormatVipKey(*key) << ": "
               << HealthCheckSummary(request.settings()) << " (generation "
               << response->generation() << ")\n";
+    }
+    return absl::OkStatus();
+  });
+}
+
+struct HealthOverrideArgs {
+  std::string vip;
+  std::string address;
+  bool clear = false;
+  uint32_t port = 0, rise = 0, fall = 0;
+  std::string interval, timeout, jitter;
+  CLI::Option *port_opt = nullptr, *rise_opt = nullptr, *fall_opt = nullptr;
+  uint64_t generation = 0;
+  CLI::Option* generation_opt = nullptr;
+};
+
+absl::StatusOr<v1::HealthOverride> BuildHealthOverride(
+    const HealthOverrideArgs& args) {
+  v1::HealthOverride o;
+  if (args.port_opt->count() > 0) o.set_port(args.port);
+  if (args.rise_opt->count() > 0) o.set_rise(args.rise);
+  if (args.fall_opt->count() > 0) o.set_fall(args.fall);
+  struct {
+    const char* flag;
+    const std::string& text;
+    google::protobuf::Duration* (v1::HealthOverride::*field)();
+  } durations[] = {
+      {"--interval", args.interval, &v1::HealthOverride::mutable_interval},
+      {"--timeout", args.timeout, &v1::HealthOverride::mutable_timeout},
+      {"--jitter", args.jitter, &v1::HealthOverride::mutable_jitter},
+  };
+  for (const auto& d : durations) {
+    if (d.text.empty()) continue;
+    absl::StatusOr<google::protobuf::Duration> parsed =
+        ParseDuration(d.flag, d.text);
+    if (!parsed.ok()) return parsed.status();
+    *(o.*d.field)() = *parsed;
+  }
+  return o;
+}
+
+void AddHealthOverride(CLI::App* health, Context& ctx) {
+  auto args = std::make_shared<HealthOverrideArgs>();
+  CLI::App* cmd = health->add_subcommand(
+      "override", "Set or clear one backend's health-check parameters");
+  cmd->add_option("VIP", args->vip, "ADDRESS:PORT[/tcp|/udp]")->required();
+  cmd->add_option("ADDRESS", args->address, "The backend's address")
+      ->required();
+  CLI::Option* clear = cmd->add_flag(
+      "--clear", args->clear, "Remove the override: the VIP's check applies");
+  args->port_opt = cmd->add_option("-p,--port", args->port,
+                                   "Port probed on this backend, 1..65535");
+  CLI::Option* interval = cmd->add_option(
+      "--interval", args->interval, "Time between probes, 100ms..1h");
+  CLI::Option* timeout = cmd->add_option(
+      "--timeout", args->timeout,
+      "Time a probe may take, at most the interval in force");
+  args->rise_opt = cmd->add_option("--rise", args->rise,
+                                   "Successes in a row that mark it up");
+  args->fall_opt = cmd->add_option("--fall", args->fall,
+                                   "Failures in a row that mark it down");
+  CLI::Option* jitter = cmd->add_option(
+      "--jitter", args->jitter,
+      "Delay each probe by a random time below this");
+  for (CLI::Option* o : {args->port_opt, interval, timeout, args->rise_opt,
+                         args->fall_opt, jitter}) {
+    clear->excludes(o);
+  }
+  args->generation_opt = AddGenerationOption(cmd, &args->generation);
+  cmd->footer(R"(Replaces the backend's whole override with the options given: each one
+given replaces the VIP's health-check value for this backend, the others
+inherit it. The values in force must fit together (timeout at most the
+interval, jitter below it); the agent checks them against the VIP's check.
+Exactly one of --clear and at least one parameter. `health show` lists the
+overrides.
+
+Examples:
+  xlbctl health override 192.0.2.10:80/tcp 198.51.100.7 --port 8080
+  xlbctl health override 192.0.2.10:80/tcp 198.51.100.7 --interval 1s \
+      --timeout 500ms --fall 5
+  xlbctl health override 192.0.2.10:80/tcp 198.51.100.7 --clear)");
+  SetAction(cmd, ctx, [args](Context& ctx) -> absl::Status {
+    absl::StatusOr<v1::VipKey> key = ParseVipKey(args->vip);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<v1::HealthOverride> o = BuildHealthOverride(*args);
+    if (!o.ok()) return o.status();
+    if (!args->clear && o->ByteSizeLong() == 0) {
+      return absl::InvalidArgumentError(
+          "health override: give at least one of --port, --interval, "
+          "--timeout, --rise, --fall, --jitter, or --clear");
+    }
+    v1::GetVipRequest get;
+    *get.mutable_key() = *key;
+    auto current = ctx.Call(&v1::LoadBalancer::Stub::GetVip, get);
+    if (!current.ok()) return current.status();
+    v1::SetVipRequest request;
+    *request.mutable_vip() = current->vip();
+    v1::Backend* backend = nullptr;
+    for (v1::Backend& b : *request.mutable_vip()->mutable_backends()) {
+      if (b.address() == args->address) backend = &b;
+    }
+    if (backend == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "backend ", args->address, " is not a backend of vip ",
+          FormatVipKey(*key)));
+    }
+    if (args->clear) {
+      backend->clear_health_override();
+    } else {
+      *backend->mutable_health_override() = *o;
+    }
+    request.set_expected_generation(args->generation_opt->count() > 0
+                                        ? args->generation
+                                        : current->generation());
+    auto response = ctx.Call(&v1::LoadBalancer::Stub::SetVip, request);
+    if (!response.ok()) return response.status();
+    if (ctx.json()) {
+      PrintJson(ctx.out, *response);
+    } else {
+      ctx.out << "health override of backend " << args->address << " in vip "
+              << FormatVipKey(*key) << ": "
+              << (args->clear ? "none" : HealthOverrideSummary(*o))
+              << " (generation " << response->generation() << ")\n";
     }
     return absl::OkStatus();
   });
@@ -224,6 +355,11 @@ Examples:
                 << vip_status->no_backend_events() << " times\n";
         PrintBackendHealthTable(ctx.out, *vip_status, "  ");
       }
+      std::ostringstream overrides;
+      PrintHealthOverrides(overrides, vip, "    ");
+      if (!overrides.str().empty()) {
+        ctx.out << "  health overrides:\n" << overrides.str();
+      }
     }
     if (only.has_value() && shown == 0) {
       return absl::NotFoundError(
@@ -247,6 +383,7 @@ void AddHealthCommands(CLI::App& app, Context& ctx) {
       app.add_subcommand("health", "Set health checks, show backend health");
   health->require_subcommand(1);
   AddHealthSet(health, ctx);
+  AddHealthOverride(health, ctx);
   AddHealthShow(health, ctx);
 }
 

@@ -43,6 +43,7 @@ std::string HealthCheckSummary(const v1::VipSettings& settings) {
       hc.type() == v1::HEALTH_CHECK_TYPE_HTTPS) {
     absl::StrAppend(&text, " ", hc.http_path().empty() ? "/" : hc.http_path());
   }
+  if (hc.https_verify()) absl::StrAppend(&text, " (verified)");
   auto or_default = [](const google::protobuf::Duration& d,
                        const char* fallback) {
     std::string s = FormatDuration(d);
@@ -53,6 +54,33 @@ std::string HealthCheckSummary(const v1::VipSettings& settings) {
                   hc.rise() == 0 ? 2 : hc.rise(), ", fall ",
                   hc.fall() == 0 ? 3 : hc.fall());
   return text;
+}
+
+std::string HealthOverrideSummary(const v1::HealthOverride& o) {
+  std::vector<std::string> parts;
+  if (o.has_port()) parts.push_back(absl::StrCat("port ", o.port()));
+  if (o.has_interval()) {
+    parts.push_back(absl::StrCat("interval ", FormatDuration(o.interval())));
+  }
+  if (o.has_timeout()) {
+    parts.push_back(absl::StrCat("timeout ", FormatDuration(o.timeout())));
+  }
+  if (o.has_rise()) parts.push_back(absl::StrCat("rise ", o.rise()));
+  if (o.has_fall()) parts.push_back(absl::StrCat("fall ", o.fall()));
+  if (o.has_jitter()) {
+    parts.push_back(absl::StrCat("jitter ", FormatDuration(o.jitter())));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+void PrintHealthOverrides(std::ostream& out, const v1::Vip& vip,
+                          const std::string& indent) {
+  for (const v1::Backend& b : vip.backends()) {
+    if (!b.has_health_override()) continue;
+    const std::string summary = HealthOverrideSummary(b.health_override());
+    if (summary.empty()) continue;
+    out << indent << b.address() << ": " << summary << "\n";
+  }
 }
 
 std::string HealthChangeSummary(const v1::HealthChanged& change) {

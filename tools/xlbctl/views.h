@@ -24,6 +24,14 @@ std::string HealthCheckSummary(const v1::VipSettings& settings);
 // "healthy" / "unhealthy" when the agent sent no reason.
 std::string HealthChangeSummary(const v1::HealthChanged& change);
 
+// "port 8080, interval 1s, timeout 500ms, rise 1, fall 5, jitter 100ms"
+// with only the fields set; "" when none is.
+std::string HealthOverrideSummary(const v1::HealthOverride& o);
+
+// One line per backend with a health override: "<indent>ADDRESS: summary".
+void PrintHealthOverrides(std::ostream& out, const v1::Vip& vip,
+                          const std::string& indent = "");
+
 // VIP  HASH  RING  SEED  ECHO  MIN-HEALTHY  BACKENDS  HEALTH-CHECK
 void PrintVipTable(std::ostream& out,
                    const google::protobuf::RepeatedPtrField<v1::Vip>& vips);

@@ -1,5 +1,7 @@
 #include "tools/xlbctl/views.h"
 
+#include <sstream>
+
 #include "gtest/gtest.h"
 #include "xlb/v1/xlb.pb.h"
 
@@ -27,6 +29,26 @@ TEST(HealthChangeSummaryTest, OlderAgentsWithoutAReasonGiveTheHealthOnly) {
   v1::HealthChanged up;
   up.set_healthy(true);
   EXPECT_EQ(HealthChangeSummary(up), "healthy");
+}
+
+TEST(HealthOverrideSummaryTest, ListsOnlyTheFieldsSet) {
+  v1::HealthOverride o;
+  EXPECT_EQ(HealthOverrideSummary(o), "");
+  o.set_port(8080);
+  o.set_fall(5);
+  o.mutable_timeout()->set_nanos(500000000);
+  EXPECT_EQ(HealthOverrideSummary(o), "port 8080, timeout 500ms, fall 5");
+}
+
+TEST(HealthOverrideSummaryTest, PrintsOneLinePerOverriddenBackend) {
+  v1::Vip vip;
+  vip.add_backends()->set_address("198.51.100.1");
+  v1::Backend* b = vip.add_backends();
+  b->set_address("198.51.100.2");
+  b->mutable_health_override()->set_rise(1);
+  std::ostringstream out;
+  PrintHealthOverrides(out, vip, "  ");
+  EXPECT_EQ(out.str(), "  198.51.100.2: rise 1\n");
 }
 
 }  // namespace

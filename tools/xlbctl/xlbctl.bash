@@ -17,7 +17,8 @@ _xlbctl() {
     ['xlbctl config apply']=''
     ['xlbctl config get']=''
     ['xlbctl events']=''
-    ['xlbctl health']='set show'
+    ['xlbctl health']='set override show'
+    ['xlbctl health override']=''
     ['xlbctl health set']=''
     ['xlbctl health show']=''
     ['xlbctl stats']=''
@@ -46,7 +47,8 @@ _xlbctl() {
     ['xlbctl config get']='--help -h --file -f --format --vip'
     ['xlbctl events']='--help -h --from-start --after --count -c'
     ['xlbctl health']='--help -h'
-    ['xlbctl health set']='--help -h --none --type -t --port -p --interval --timeout --rise --fall --jitter --http-path --http-host --http-codes --http-body --udp-request --udp-response --grpc-service --generation'
+    ['xlbctl health override']='--help -h --clear --port -p --interval --timeout --rise --fall --jitter --generation'
+    ['xlbctl health set']='--help -h --none --type -t --port -p --interval --timeout --rise --fall --jitter --http-path --http-host --http-codes --http-body --udp-request --udp-response --grpc-service --https-verify --generation'
     ['xlbctl health show']='--help -h'
     ['xlbctl stats']='--help -h --vip --interval -i --watch -w --count -c'
     ['xlbctl status']='--help -h'
@@ -74,6 +76,7 @@ _xlbctl() {
     ['xlbctl config get']=' --file -f --format --vip '
     ['xlbctl events']=' --after --count -c '
     ['xlbctl health']='  '
+    ['xlbctl health override']=' --port -p --interval --timeout --rise --fall --jitter --generation '
     ['xlbctl health set']=' --type -t --port -p --interval --timeout --rise --fall --jitter --http-path --http-host --http-codes --http-body --udp-request --udp-response --grpc-service --generation '
     ['xlbctl health show']='  '
     ['xlbctl stats']=' --vip --interval -i --count -c '
@@ -112,6 +115,7 @@ _xlbctl() {
     ['xlbctl backend list']=1
     ['xlbctl backend undrain']=1
     ['xlbctl backend weight']=1
+    ['xlbctl health override']=1
     ['xlbctl health set']=1
     ['xlbctl health show']=1
     ['xlbctl vip add']=1

@@ -199,6 +199,34 @@ TEST_F(XlbctlTest, HealthSetShowAndRemove) {
   ASSERT_EQ(one.backends_size(), 1);
   EXPECT_EQ(one.backends(0).address(), "198.51.100.1");
 
+  // One backend's own parameters, shown with the check and cleared again.
+  Cli({"health", "override", kVip, "198.51.100.1", "--port", "8080",
+       "--interval", "2s", "--fall", "5"});
+  vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  const v1::HealthOverride& o = vip.vip().backends(0).health_override();
+  EXPECT_EQ(o.port(), 8080u);
+  EXPECT_EQ(o.interval().seconds(), 2);
+  EXPECT_EQ(o.fall(), 5u);
+  EXPECT_FALSE(o.has_rise());
+  EXPECT_THAT(Cli({"health", "show", kVip}).out,
+              HasSubstr("198.51.100.1: port 8080, interval 2s, fall 5"));
+  // The agent checks it against the VIP's check: 500ms timeout > 100ms.
+  CommandResult refused =
+      Cli({"health", "override", kVip, "198.51.100.1", "--interval", "100ms"},
+          kExitInvalid);
+  EXPECT_THAT(refused.err, HasSubstr("health_override.interval: 100ms"));
+  Cli({"health", "override", kVip, "198.51.100.1", "--clear"});
+  vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_FALSE(vip.vip().backends(0).has_health_override());
+
+  Cli({"health", "set", kVip, "--type", "https", "--https-verify"});
+  vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_TRUE(vip.vip().settings().health_check().https_verify());
+  EXPECT_THAT(Cli({"health", "show", kVip}).out, HasSubstr("(verified)"));
+
   Cli({"health", "set", kVip, "--none"});
   vip = ParseJson<v1::GetVipResponse>(
       Cli({"vip", "show", kVip, "-o", "json"}).out);

@@ -206,7 +206,7 @@ absl::Status RunAgent(const AgentOptions& o) {
     const health::ProbeMode mode =
         o.interface.empty() ? health::ProbeMode::kDirect : *o.health_probe_mode;
     absl::StatusOr<std::unique_ptr<api::HealthSync>> started =
-        api::HealthSync::Start(controller->get(), mode);
+        api::HealthSync::Start(controller->get(), mode, o.health_ca_file);
     if (!started.ok()) return started.status();
     health = *std::move(started);
     api::HealthSync* sync = health.get();

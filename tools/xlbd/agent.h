@@ -39,6 +39,8 @@ struct AgentOptions {
   // checked backend keeps the health it has).
   std::optional<health::ProbeMode> health_probe_mode =
       health::ProbeMode::kTunnelled;
+  // CA bundle for HTTPS checks with https_verify; empty: the system store.
+  std::string health_ca_file;
 };
 
 // Checks what can be checked without touching the system. InvalidArgument

@@ -83,6 +83,9 @@ ABSL_FLAG(std::string, health_probe_mode, "tunnelled",
           "encapsulated to the backend by the TC program, so they test the "
           "path client traffic takes), direct (to the backend's address), or "
           "off (no probing; checked backends keep their health).");
+ABSL_FLAG(std::string, health_ca_file, "",
+          "PEM CA bundle that HTTPS health checks with https_verify trust "
+          "(default: the system's CA store).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(bool, remove, false,
           "Remove the data plane: detach from --interface and delete every "
@@ -195,6 +198,7 @@ int main(int argc, char** argv) {
   o.udp_idle_timeout = absl::GetFlag(FLAGS_udp_idle_timeout);
   o.hash_seed = absl::GetFlag(FLAGS_hash_seed);
   o.event_buffer = absl::GetFlag(FLAGS_event_buffer);
+  o.health_ca_file = absl::GetFlag(FLAGS_health_ca_file);
   const std::string probe_mode = absl::GetFlag(FLAGS_health_probe_mode);
   if (probe_mode == "tunnelled") {
     o.health_probe_mode = xlb::health::ProbeMode::kTunnelled;
