@@ -239,6 +239,15 @@ TEST_F(BalancerTest, BackendOfCheckedVipJoinsRingAfterFirstHealthyReport) {
   EXPECT_EQ(BackendEntry("198.51.100.2").state, XLB_BACKEND_UP);
 }
 
+TEST_F(BalancerTest, VipGainingAHealthCheckKeepsItsBackendsUp) {
+  MustApply({CreateVipOp{Vip(web_, {Backend("198.51.100.1")})}});
+  MustApply({UpdateVipOp{web_, Checked()}});
+  EXPECT_TRUE(balancer_->GetVipStatus(web_)->backends[0].healthy);
+  EXPECT_EQ(RingMembers(web_).size(), 1u);
+  MustApply({AddBackendOp{web_, Backend("198.51.100.2")}});
+  EXPECT_FALSE(balancer_->GetVipStatus(web_)->backends[1].healthy);
+}
+
 TEST_F(BalancerTest, VipWithoutHealthCheckTreatsBackendsAsHealthy) {
   MustApply({CreateVipOp{Vip(web_, {Backend("198.51.100.1")})}});
   EXPECT_TRUE(balancer_->GetVipStatus(web_)->backends[0].healthy);
