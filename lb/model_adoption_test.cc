@@ -5,11 +5,12 @@
 #include "gtest/gtest.h"
 #include "lb/in_memory_maps.h"
 #include "lb/model.h"
+#include "lb/model_testing.h"
 
 namespace xlb {
 namespace {
 
-IpAddress Ip(absl::string_view text) { return *IpAddress::Parse(text); }
+using ::xlb::testing::Ip;
 
 const VipKey kWeb{.address = Ip("192.0.2.1"), .port = 80};
 const VipKey kDns{.address = Ip("192.0.2.2"), .port = 53,

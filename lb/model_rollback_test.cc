@@ -8,31 +8,20 @@
 #include "gtest/gtest.h"
 #include "lb/in_memory_maps.h"
 #include "lb/model.h"
+#include "lb/model_testing.h"
 
 namespace xlb {
 namespace {
 
+using ::xlb::testing::Backend;
+using ::xlb::testing::Ip;
+using ::xlb::testing::Key;
+using ::xlb::testing::ModelSnapshot;
+using ::xlb::testing::Ops;
+using ::xlb::testing::Snapshot;
+using ::xlb::testing::Vip;
+
 using ::testing::HasSubstr;
-
-IpAddress Ip(absl::string_view text) { return *IpAddress::Parse(text); }
-
-BackendConfig Backend(absl::string_view address, uint32_t weight = 1) {
-  return BackendConfig{.address = Ip(address), .weight = weight};
-}
-
-VipKey Key(absl::string_view address, uint16_t port) {
-  return VipKey{.address = Ip(address), .port = port};
-}
-
-ChangeSet Ops(std::vector<Operation> ops) { return ChangeSet{.ops = ops}; }
-
-struct ModelSnapshot {
-  uint64_t generation;
-  BalancerConfig config;
-  std::vector<VipStatus> vips;
-  std::vector<BackendStatus> backends;
-  bool operator==(const ModelSnapshot&) const = default;
-};
 
 // The maps' VIP entries and rings, leaving out backend entries (whose
 // generations differ legitimately between runs).
@@ -40,11 +29,6 @@ InMemoryMaps::Contents VipsAndRings(const InMemoryMaps& maps) {
   InMemoryMaps::Contents contents = maps.contents();
   contents.backends.clear();
   return contents;
-}
-
-ModelSnapshot Snapshot(const Balancer& balancer) {
-  return {balancer.generation(), balancer.desired_config(),
-          balancer.ListVipStatus(), balancer.ListBackendStatus()};
 }
 
 const VipKey kWeb = Key("192.0.2.1", 80);

@@ -1,4 +1,5 @@
 #include "lb/model.h"
+#include "lb/model_testing.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,35 +17,20 @@
 namespace xlb {
 namespace {
 
+using ::xlb::testing::Backend;
+using ::xlb::testing::Ip;
+using ::xlb::testing::Key;
+using ::xlb::testing::ModelSnapshot;
+using ::xlb::testing::Ops;
+using ::xlb::testing::Snapshot;
+using ::xlb::testing::Vip;
+
 using ::testing::HasSubstr;
-
-IpAddress Ip(absl::string_view text) {
-  absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
-  EXPECT_TRUE(address.ok()) << address.status();
-  return address.value_or(IpAddress());
-}
-
-VipKey Key(absl::string_view address, uint16_t port,
-           Protocol protocol = Protocol::kTcp) {
-  return VipKey{.address = Ip(address), .port = port, .protocol = protocol};
-}
-
-BackendConfig Backend(absl::string_view address, uint32_t weight = 1) {
-  return BackendConfig{.address = Ip(address), .weight = weight};
-}
-
-VipConfig Vip(const VipKey& key, std::vector<BackendConfig> backends,
-              VipSettings settings = {}) {
-  return VipConfig{
-      .key = key, .settings = settings, .backends = std::move(backends)};
-}
 
 VipSettings Checked(double min_healthy_fraction = 0.0) {
   return VipSettings{.min_healthy_fraction = min_healthy_fraction,
                      .health_check = HealthCheckSpec{}};
 }
-
-ChangeSet Ops(std::vector<Operation> ops) { return ChangeSet{.ops = ops}; }
 
 xlb_vip_key AbiKey(const VipKey& key) {
   xlb_vip_key abi{};
@@ -53,20 +39,6 @@ xlb_vip_key AbiKey(const VipKey& key) {
   abi.proto = static_cast<uint8_t>(key.protocol);
   abi.family = key.address.family();
   return abi;
-}
-
-// Everything the model reports, to compare before and after a failed Apply.
-struct ModelSnapshot {
-  uint64_t generation;
-  BalancerConfig config;
-  std::vector<VipStatus> vips;
-  std::vector<BackendStatus> backends;
-  bool operator==(const ModelSnapshot&) const = default;
-};
-
-ModelSnapshot Snapshot(const Balancer& balancer) {
-  return {balancer.generation(), balancer.desired_config(),
-          balancer.ListVipStatus(), balancer.ListBackendStatus()};
 }
 
 class BalancerTest : public ::testing::Test {

@@ -3,11 +3,12 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "lb/model_config.h"
+#include "lb/model_testing.h"
 
 namespace xlb {
 namespace {
 
-IpAddress Ip(absl::string_view text) { return *IpAddress::Parse(text); }
+using ::xlb::testing::Ip;
 
 VipConfig WebVip() {
   return VipConfig{.key = {.address = Ip("192.0.2.1"), .port = 80},

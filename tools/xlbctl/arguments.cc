@@ -28,6 +28,14 @@ absl::Status VipSyntaxError(absl::string_view text, absl::string_view why) {
 
 }  // namespace
 
+absl::StatusOr<std::optional<v1::VipKey>> ParseOptionalVipKey(
+    absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  absl::StatusOr<v1::VipKey> key = ParseVipKey(text);
+  if (!key.ok()) return key.status();
+  return *key;
+}
+
 absl::StatusOr<v1::VipKey> ParseVipKey(absl::string_view text) {
   v1::VipKey key;
   absl::string_view rest = text;

@@ -4,6 +4,7 @@
 #ifndef XLB_TOOLS_XLBCTL_ARGUMENTS_H_
 #define XLB_TOOLS_XLBCTL_ARGUMENTS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ namespace xlb::xlbctl {
 // The address must be IPv4 or IPv6 text; INVALID_ARGUMENT names the part
 // that is wrong.
 absl::StatusOr<v1::VipKey> ParseVipKey(absl::string_view text);
+// An optional VIP argument: nullopt when `text` is empty.
+absl::StatusOr<std::optional<v1::VipKey>> ParseOptionalVipKey(
+    absl::string_view text);
 // The inverse of ParseVipKey, always with the protocol.
 std::string FormatVipKey(const v1::VipKey& key);
 

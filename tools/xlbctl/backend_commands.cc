@@ -88,12 +88,10 @@ Examples:
   xlbctl backend list
   xlbctl backend list 192.0.2.10:80/tcp -o json)");
   SetAction(cmd, ctx, [vip_text](Context& ctx) -> absl::Status {
-    std::optional<v1::VipKey> only;
-    if (!vip_text->empty()) {
-      absl::StatusOr<v1::VipKey> key = ParseVipKey(*vip_text);
-      if (!key.ok()) return key.status();
-      only = *key;
-    }
+    absl::StatusOr<std::optional<v1::VipKey>> parsed =
+        ParseOptionalVipKey(*vip_text);
+    if (!parsed.ok()) return parsed.status();
+    const std::optional<v1::VipKey>& only = *parsed;
     auto status =
         ctx.Call(&v1::LoadBalancer::Stub::GetStatus, v1::GetStatusRequest());
     if (!status.ok()) return status.status();

@@ -315,12 +315,10 @@ Examples:
   xlbctl health show
   xlbctl health show 192.0.2.10:80/tcp)");
   SetAction(cmd, ctx, [vip_text](Context& ctx) -> absl::Status {
-    std::optional<v1::VipKey> only;
-    if (!vip_text->empty()) {
-      absl::StatusOr<v1::VipKey> key = ParseVipKey(*vip_text);
-      if (!key.ok()) return key.status();
-      only = *key;
-    }
+    absl::StatusOr<std::optional<v1::VipKey>> parsed =
+        ParseOptionalVipKey(*vip_text);
+    if (!parsed.ok()) return parsed.status();
+    const std::optional<v1::VipKey>& only = *parsed;
     auto vips =
         ctx.Call(&v1::LoadBalancer::Stub::ListVips, v1::ListVipsRequest());
     if (!vips.ok()) return vips.status();
