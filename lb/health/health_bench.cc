@@ -1,14 +1,39 @@
-// CPU cost of the health checker at scale: N targets probed every second
-// against local listeners, in a private network namespace so the probe
-// traffic never leaves the process's own loopback.
+// CPU cost of the health checker at scale: N targets probed every second,
+// measured as what it costs the load balancer's host.
 //
 //   health_bench [--targets=10000] [--seconds=10] [--type=tcp|udp]
-//   health_bench --baseline [--targets=10000]   (the kernel's share alone)
+//                [--mode=veth|loopback]
+//   health_bench --baseline [--targets=10000]   (loopback: the kernel alone)
+//
+// --mode=veth (default): the listeners ("backends") live in a network
+// namespace of their own, joined to the checker's by a veth pair on
+// documentation addresses:
+//
+//   checker netns                          backends netns
+//   xhb-lb 198.51.100.1/24  <-- veth -->  xhb-be 198.51.100.2/24
+//   203.0.113.0/24 via 198.51.100.2        local 203.0.113.0/24 dev lo
+//
+// Targets are 203.0.113.1-250 x ports 8000-8039 (10,000 distinct
+// address:port pairs; the backends' listeners bind the wildcard address).
+// The checker thread runs on CPU 1, the listener thread on CPU 0, and RPS
+// steers each veth end's receive processing to its own side's CPU: what
+// arrives for the backends (SYN, ACK, RST, datagrams) is processed on CPU
+// 0, what arrives for the checker (SYN-ACK, replies) on CPU 1. So CPU 1
+// does the LB host's work (its sockets and epoll, the SYN/ACK/RST it sends,
+// the SYN-ACKs it receives) and none of the backends'.
+//
+// --mode=loopback: the listeners are on 127.0.1.1-16:8000 in the checker's
+// own namespace, no pinning. The kernel then runs the backend's side of
+// every handshake inline in the probing thread, so the figure includes work
+// real backends do on their own hosts (kept for comparison).
 //
 // Reports the checker thread's CPU time (user + system, from
-// /proc/self/task/<tid>/stat; loopback packet processing runs in the
-// sending thread and is included) and the whole process's (getrusage),
-// as a percentage of one core, over the measuring window.
+// /proc/self/task/<tid>/stat) and the whole process's (getrusage), as a
+// percentage of one core over the measuring window. In veth mode it also
+// reports the softirq time of the checker's CPU (/proc/stat: receive
+// processing that ran while the thread slept is charged to no thread) and
+// the packets each CPU's network receive path processed
+// (/proc/net/softnet_stat), which shows the steering worked.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <net/if.h>
@@ -19,13 +44,16 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,6 +62,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "lb/health/checker.h"
@@ -42,22 +71,59 @@
 namespace xlb::health {
 namespace {
 
-constexpr int kListenerAddresses = 16;  // 127.0.1.1 .. 127.0.1.16
+enum class Mode { kVeth, kLoopback };
+
+// Loopback mode: 127.0.1.1 .. 127.0.1.16, one port.
+constexpr int kLoopbackAddresses = 16;
 constexpr uint16_t kPort = 8000;
+
+// Veth mode.
+constexpr int kCheckerCpu = 1;
+constexpr int kBackendCpu = 0;
+constexpr char kCheckerLink[] = "xhb-lb";
+constexpr char kBackendLink[] = "xhb-be";
+constexpr char kCheckerLinkAddress[] = "198.51.100.1";
+constexpr char kBackendLinkAddress[] = "198.51.100.2";
+constexpr char kBackendPrefix[] = "203.0.113.";  // .1 .. .250
+constexpr int kBackendAddresses = 250;
+constexpr int kBackendPorts = 40;  // kPort .. kPort + 39
 
 bool Fail(const std::string& what) {
   std::fprintf(stderr, "health_bench: %s: %s\n", what.c_str(), strerror(errno));
   return false;
 }
 
-bool EnterPrivateNetwork() {
-  if (unshare(CLONE_NEWNET) != 0) return Fail("unshare(CLONE_NEWNET)");
+bool Sh(const std::string& command) {
+  if (std::system(command.c_str()) == 0) return true;
+  std::fprintf(stderr, "health_bench: command failed: %s\n", command.c_str());
+  return false;
+}
+
+bool BringUpLoopback() {
   UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
   if (ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return Fail("SIOCGIFFLAGS lo");
   ifr.ifr_flags |= IFF_UP;
   if (ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return Fail("SIOCSIFFLAGS lo");
+  return true;
+}
+
+// Moves the calling thread into a new network namespace with lo up. Called
+// on the main thread before any other exists, the whole process moves; the
+// namespace goes away with the last thread or socket in it.
+bool EnterPrivateNetwork() {
+  if (unshare(CLONE_NEWNET) != 0) return Fail("unshare(CLONE_NEWNET)");
+  return BringUpLoopback();
+}
+
+bool PinThisThread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    return Fail(absl::StrCat("sched_setaffinity(CPU ", cpu, ")"));
+  }
   return true;
 }
 
@@ -68,46 +134,113 @@ void RaiseFdLimit() {
   setrlimit(RLIMIT_NOFILE, &limit);
 }
 
-std::string ListenerAddress(int i) { return absl::StrCat("127.0.1.", i + 1); }
+struct Endpoint {
+  std::string address;
+  uint16_t port;
+};
 
-// Accepts and closes TCP connections, or echoes UDP, on every listener
-// address, until `stop`.
-void Serve(bool udp, const std::atomic<bool>& stop) {
+// Target i; distinct for i < 10,000 in veth mode.
+Endpoint TargetOf(Mode mode, int i) {
+  if (mode == Mode::kLoopback) {
+    return {absl::StrCat("127.0.1.", i % kLoopbackAddresses + 1), kPort};
+  }
+  i %= kBackendAddresses * kBackendPorts;
+  return {absl::StrCat(kBackendPrefix, i / kBackendPorts + 1),
+          static_cast<uint16_t>(kPort + i % kBackendPorts)};
+}
+
+// What the listeners bind: each loopback address, or the wildcard address
+// on each port (the backends' namespace routes 203.0.113.0/24 locally).
+std::vector<Endpoint> ListenEndpoints(Mode mode) {
+  std::vector<Endpoint> endpoints;
+  if (mode == Mode::kLoopback) {
+    for (int i = 0; i < kLoopbackAddresses; ++i) {
+      endpoints.push_back(TargetOf(mode, i));
+    }
+  } else {
+    for (int p = 0; p < kBackendPorts; ++p) {
+      endpoints.push_back({"0.0.0.0", static_cast<uint16_t>(kPort + p)});
+    }
+  }
+  return endpoints;
+}
+
+// Echoes one datagram from the address it was sent to (the listeners bind
+// the wildcard address); false when there is none.
+bool Echo(int fd) {
+  char buf[512];
+  sockaddr_storage from;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+  iovec iov = {buf, sizeof(buf)};
+  msghdr msg{};
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof(from);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  const ssize_t got = recvmsg(fd, &msg, 0);
+  if (got < 0) return false;
+  iov.iov_len = got;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      auto* info = reinterpret_cast<in_pktinfo*>(CMSG_DATA(c));
+      info->ipi_spec_dst = info->ipi_addr;  // reply from there
+      info->ipi_ifindex = 0;
+    }
+  }
+  sendmsg(fd, &msg, 0);
+  return true;
+}
+
+// Accepts and closes TCP connections, or echoes UDP, on `endpoints` until
+// `stop`. In veth mode the thread first moves into the backends' own
+// namespace, pinned to kBackendCpu. `ready` receives the thread's id once
+// the sockets listen, or -1.
+void Serve(Mode mode, bool udp, const std::atomic<bool>& stop,
+           std::promise<pid_t>& ready) {
+  pthread_setname_np(pthread_self(), "xlb-backends");
+  if (mode == Mode::kVeth &&
+      (unshare(CLONE_NEWNET) != 0 || !BringUpLoopback() ||
+       !PinThisThread(kBackendCpu))) {
+    Fail("backends' namespace");
+    ready.set_value(-1);
+    return;
+  }
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   std::vector<UniqueFd> sockets;
-  for (int i = 0; i < kListenerAddresses; ++i) {
+  for (const Endpoint& e : ListenEndpoints(mode)) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_port = htons(kPort);
-    inet_pton(AF_INET, ListenerAddress(i).c_str(), &a.sin_addr);
+    a.sin_port = htons(e.port);
+    inet_pton(AF_INET, e.address.c_str(), &a.sin_addr);
     UniqueFd fd(socket(
         AF_INET,
         (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      Fail("bind");
+    const int one = 1;
+    if (udp) setsockopt(fd.get(), IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        (!udp && listen(fd.get(), 4096) != 0)) {
+      Fail(absl::StrCat("bind/listen ", e.address, ":", e.port));
+      ready.set_value(-1);
+      return;
     }
-    if (!udp) listen(fd.get(), 4096);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd.get();
     epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd.get(), &ev);
     sockets.push_back(std::move(fd));
   }
+  ready.set_value(static_cast<pid_t>(syscall(SYS_gettid)));
   epoll_event events[64];
   while (!stop) {
     const int n = epoll_wait(epoll.get(), events, 64, 100);
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      char buf[512];
-      sockaddr_storage from;
-      socklen_t len = sizeof(from);
       for (;;) {
         if (udp) {
-          const ssize_t got =
-              recvfrom(fd, buf, sizeof(buf), 0,
-                       reinterpret_cast<sockaddr*>(&from), &len);
-          if (got < 0) break;
-          sendto(fd, buf, got, 0, reinterpret_cast<sockaddr*>(&from), len);
+          if (!Echo(fd)) break;
         } else {
           const int conn = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
           if (conn < 0) break;
@@ -116,6 +249,66 @@ void Serve(bool udp, const std::atomic<bool>& stop) {
       }
     }
   }
+}
+
+// The listeners on their own thread, stopped and joined on destruction.
+class Listeners {
+ public:
+  Listeners(Mode mode, bool udp) {
+    std::future<pid_t> tid = ready_.get_future();
+    thread_ = std::thread(Serve, mode, udp, std::cref(stop_), std::ref(ready_));
+    tid_ = tid.get();
+  }
+  ~Listeners() {
+    stop_ = true;
+    thread_.join();
+  }
+  Listeners(const Listeners&) = delete;
+  Listeners& operator=(const Listeners&) = delete;
+
+  bool ok() const { return tid_ > 0; }
+  pid_t tid() const { return tid_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::promise<pid_t> ready_;
+  std::thread thread_;
+  pid_t tid_ = -1;
+};
+
+// Writes a CPU mask to `link`'s RPS setting, through a sysfs mounted in a
+// private mount namespace (sysfs shows the links of the namespace that
+// mounts it, as `ip netns exec` does).
+std::string SetRpsCommand(const std::string& link, int cpu) {
+  return absl::StrCat(
+      "unshare --mount sh -c 'mount -t sysfs sysfs /sys && echo ",
+      absl::Hex(1u << cpu), " > /sys/class/net/", link,
+      "/queues/rx-0/rps_cpus'");
+}
+
+// Joins the calling thread's namespace (the checker's) to the listener
+// thread's by a veth pair, with routes and RPS as the header describes.
+// Both namespaces are anonymous: they and the pair go away with the process.
+bool ConnectBackends(pid_t backends_tid) {
+  const std::string backends_ns =
+      absl::StrCat("/proc/", getpid(), "/task/", backends_tid, "/ns/net");
+  const std::string in_backends =
+      absl::StrCat("nsenter --net=", backends_ns, " ");
+  const std::string local_prefix = absl::StrCat(kBackendPrefix, "0/24");
+  return Sh(absl::StrCat("ip link add ", kCheckerLink, " type veth peer name ",
+                         kBackendLink, " netns ", backends_tid)) &&
+         Sh(absl::StrCat("ip addr add ", kCheckerLinkAddress, "/24 dev ",
+                         kCheckerLink)) &&
+         Sh(absl::StrCat("ip link set ", kCheckerLink, " up")) &&
+         Sh(absl::StrCat("ip route add ", local_prefix, " via ",
+                         kBackendLinkAddress)) &&
+         Sh(SetRpsCommand(kCheckerLink, kCheckerCpu)) &&
+         Sh(absl::StrCat(in_backends, "ip addr add ", kBackendLinkAddress,
+                         "/24 dev ", kBackendLink)) &&
+         Sh(absl::StrCat(in_backends, "ip link set ", kBackendLink, " up")) &&
+         Sh(absl::StrCat(in_backends, "ip route add local ", local_prefix,
+                         " dev lo")) &&
+         Sh(in_backends + SetRpsCommand(kBackendLink, kBackendCpu));
 }
 
 struct CpuSeconds {
@@ -156,12 +349,40 @@ double ProcessCpuSeconds() {
          usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
 }
 
+// Seconds one CPU spent in interrupts and softirqs (/proc/stat).
+double CpuInterruptSeconds(int cpu) {
+  std::ifstream stat("/proc/stat");
+  const std::string name = absl::StrCat("cpu", cpu);
+  for (std::string line; std::getline(stat, line);) {
+    std::istringstream fields(line);
+    std::string label;
+    fields >> label;
+    if (label != name) continue;
+    // user nice system idle iowait irq softirq
+    double v[7] = {};
+    for (double& x : v) fields >> x;
+    return (v[5] + v[6]) / sysconf(_SC_CLK_TCK);
+  }
+  return 0;
+}
+
+// Packets each CPU's receive path processed (/proc/net/softnet_stat: one
+// row per CPU, first column).
+std::vector<uint64_t> SoftnetProcessed() {
+  std::ifstream stat("/proc/net/softnet_stat");
+  std::vector<uint64_t> processed;
+  for (std::string line; std::getline(stat, line);) {
+    processed.push_back(
+        std::stoull(line.substr(0, line.find(' ')), nullptr, 16));
+  }
+  return processed;
+}
+
 // The kernel's own cost of the same TCP traffic without the checker: a
 // thread that opens, connects (blocking) and resets `rate` connections a
 // second with nothing else to do. The checker's cost above this is its own.
 void RunBaseline(int rate, int seconds) {
-  std::atomic<bool> stop{false};
-  std::thread server(Serve, false, std::cref(stop));
+  Listeners listeners(Mode::kLoopback, false);
   absl::SleepFor(absl::Milliseconds(100));
   double cpu = 0, wall = 0;
   std::thread client([&] {
@@ -174,7 +395,7 @@ void RunBaseline(int rate, int seconds) {
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(kPort);
-        inet_pton(AF_INET, ListenerAddress(i % kListenerAddresses).c_str(),
+        inet_pton(AF_INET, TargetOf(Mode::kLoopback, i).address.c_str(),
                   &a.sin_addr);
         UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         const linger reset = {1, 0};
@@ -187,16 +408,19 @@ void RunBaseline(int rate, int seconds) {
     wall = absl::ToDoubleSeconds(absl::Now() - t0);
   });
   client.join();
-  stop = true;
-  server.join();
   std::printf(
       "baseline: %d bare TCP connect+reset/s, no checker: thread-cpu=%.1f%%\n",
       rate, 100 * cpu / wall);
 }
 
-int Run(int targets, int seconds, bool udp) {
-  std::atomic<bool> stop{false};
-  std::thread server(Serve, udp, std::cref(stop));
+int Run(Mode mode, int targets, int seconds, bool udp) {
+  Listeners listeners(mode, udp);
+  if (!listeners.ok()) return 1;
+  if (mode == Mode::kVeth) {
+    if (!ConnectBackends(listeners.tid())) return 1;
+    // The checker's loop thread inherits this thread's affinity.
+    if (!PinThisThread(kCheckerCpu)) return 1;
+  }
   absl::SleepFor(absl::Milliseconds(100));
 
   std::atomic<int> ups{0};
@@ -211,10 +435,11 @@ int Run(int targets, int seconds, bool udp) {
     return 1;
   }
   for (int i = 0; i < targets; ++i) {
+    const Endpoint e = TargetOf(mode, i);
     HealthTarget t;
     t.id = i;
-    t.address = ListenerAddress(i % kListenerAddresses);
-    t.port = kPort;
+    t.address = e.address;
+    t.port = e.port;
     t.spec.type = udp ? HealthCheckType::kUdp : HealthCheckType::kTcp;
     t.spec.interval = absl::Seconds(1);
     t.spec.timeout = absl::Milliseconds(500);
@@ -239,26 +464,40 @@ int Run(int targets, int seconds, bool udp) {
   const auto [probes0, failures0] = total_probes();
   const CpuSeconds thread0 = ThreadCpuSeconds("xlb-health");
   const double process0 = ProcessCpuSeconds();
+  const double interrupts0 = CpuInterruptSeconds(kCheckerCpu);
+  const std::vector<uint64_t> rx0 = SoftnetProcessed();
   const absl::Time t0 = absl::Now();
   absl::SleepFor(absl::Seconds(seconds));
   const CpuSeconds thread1 = ThreadCpuSeconds("xlb-health");
   const double process1 = ProcessCpuSeconds();
+  const double interrupts1 = CpuInterruptSeconds(kCheckerCpu);
+  const std::vector<uint64_t> rx1 = SoftnetProcessed();
   const double wall = absl::ToDoubleSeconds(absl::Now() - t0);
   const auto [probes1, failures1] = total_probes();
   (*checker)->Stop();
-  stop = true;
-  server.join();
 
+  std::string steering;
+  if (mode == Mode::kVeth) {
+    absl::StrAppend(
+        &steering, " checker-cpu-softirq=",
+        absl::StrFormat("%.1f%%", 100 * (interrupts1 - interrupts0) / wall),
+        " rx-pkts/s");
+    for (size_t cpu = 0; cpu < rx1.size() && cpu < rx0.size(); ++cpu) {
+      absl::StrAppend(&steering, cpu == 0 ? "=" : ",", "cpu", cpu, ":",
+                      absl::StrFormat("%.0f", (rx1[cpu] - rx0[cpu]) / wall));
+    }
+  }
   std::printf(
-      "%s targets=%d interval=1s window=%.1fs probes/s=%.0f failures=%llu "
-      "up=%d/%d checker-thread-cpu=%.1f%% (user %.1f%%, system %.1f%%) "
-      "process-cpu=%.1f%% (incl. listeners)\n",
-      udp ? "udp" : "tcp", targets, wall, (probes1 - probes0) / wall,
+      "%s targets=%d mode=%s interval=1s window=%.1fs probes/s=%.0f "
+      "failures=%llu up=%d/%d checker-thread-cpu=%.1f%% (user %.1f%%, "
+      "system %.1f%%) process-cpu=%.1f%% (incl. listeners)%s\n",
+      udp ? "udp" : "tcp", targets, mode == Mode::kVeth ? "veth" : "loopback",
+      wall, (probes1 - probes0) / wall,
       static_cast<unsigned long long>(failures1 - failures0), ups.load(),
       targets, 100 * (thread1.total() - thread0.total()) / wall,
       100 * (thread1.user - thread0.user) / wall,
       100 * (thread1.system - thread0.system) / wall,
-      100 * (process1 - process0) / wall);
+      100 * (process1 - process0) / wall, steering.c_str());
   return 0;
 }
 
@@ -266,8 +505,10 @@ int Run(int targets, int seconds, bool udp) {
 }  // namespace xlb::health
 
 int main(int argc, char** argv) {
+  using xlb::health::Mode;
   int targets = 10000, seconds = 10;
   bool udp = false, baseline = false;
+  Mode mode = Mode::kVeth;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--targets=")) {
@@ -278,12 +519,18 @@ int main(int argc, char** argv) {
       baseline = true;
     } else if (arg == "--type=udp") {
       udp = true;
-    } else if (arg != "--type=tcp") {
+    } else if (arg == "--mode=loopback") {
+      mode = Mode::kLoopback;
+    } else if (arg != "--type=tcp" && arg != "--mode=veth") {
       std::fprintf(stderr,
                    "usage: health_bench [--targets=N] [--seconds=S] "
-                   "[--type=tcp|udp] [--baseline]\n");
+                   "[--type=tcp|udp] [--mode=veth|loopback] [--baseline]\n");
       return 2;
     }
+  }
+  if (mode == Mode::kVeth && std::thread::hardware_concurrency() < 2) {
+    std::fprintf(stderr, "health_bench: --mode=veth needs two CPUs\n");
+    return 1;
   }
   if (!xlb::health::EnterPrivateNetwork()) return 1;
   xlb::health::RaiseFdLimit();
@@ -291,5 +538,5 @@ int main(int argc, char** argv) {
     xlb::health::RunBaseline(targets, seconds);
     return 0;
   }
-  return xlb::health::Run(targets, seconds, udp);
+  return xlb::health::Run(mode, targets, seconds, udp);
 }
