@@ -59,6 +59,8 @@ struct MaglevBackend {
   // Value written into the table for this backend. Never 0: 0 is
   // XLB_NO_BACKEND.
   uint32_t index = 0;
+
+  bool operator==(const MaglevBackend&) const = default;
 };
 
 // Ring sizes operators may configure, ascending primes. Each step roughly

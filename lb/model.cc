@@ -140,7 +140,7 @@ absl::Status Balancer::Apply(const ChangeSet& changes) {
   }
   if (absl::Status s = CheckLimits(next); !s.ok()) return s;
   if (absl::Status s = AssignIndexes(next); !s.ok()) return s;
-  if (absl::Status s = BuildRings(next); !s.ok()) return s;
+  ComputeRings(next);
 
   bool config_changed = next.vips.size() != state_.vips.size();
   for (auto a = next.vips.begin(), b = state_.vips.begin();
@@ -301,53 +301,48 @@ absl::Status Balancer::AssignIndexes(State& next) {
   return absl::OkStatus();
 }
 
-absl::Status Balancer::BuildRings(State& next) const {
+void Balancer::ComputeRings(State& next) const {
   for (auto& [address, slot] : next.backends) slot.state = BackendState::kDown;
   for (auto& [key, vip] : next.vips) {
     const Membership m = ComputeMembership(vip.config, vip.healthy);
     vip.fail_open = m.fail_open;
-    std::vector<MaglevBackend> members;
+    RingInputs inputs{.size = vip.config.settings.ring_size,
+                      .seed = vip.config.settings.maglev_seed};
     for (size_t i = 0; i < vip.config.backends.size(); ++i) {
       const BackendConfig& backend = vip.config.backends[i];
       BackendSlot& slot = next.backends.at(backend.address);
       slot.state = Best(slot.state, m.states[i]);
       if (m.in_ring[i]) {
-        members.push_back(MaglevBackend{.key = backend.address.IdentityBytes(),
-                                        .weight = backend.weight,
-                                        .index = slot.index});
+        inputs.members.push_back(
+            MaglevBackend{.key = backend.address.IdentityBytes(),
+                          .weight = backend.weight,
+                          .index = slot.index});
       }
     }
-    std::sort(members.begin(), members.end(),
+    std::sort(inputs.members.begin(), inputs.members.end(),
               [](const MaglevBackend& a, const MaglevBackend& b) {
                 return a.key < b.key;
               });
-    std::string inputs;
-    if (!members.empty()) {
-      inputs = absl::StrCat(vip.config.settings.ring_size, "/",
-                            vip.config.settings.maglev_seed);
-      for (const MaglevBackend& b : members) {
-        absl::StrAppend(&inputs, "/", b.key, ":", b.weight, ":", b.index);
-      }
-    }
     const bool existed = state_.vips.contains(key);
-    if (members.empty()) {
+    if (inputs.members.empty()) {
       if (vip.ring != nullptr || !existed) ++vip.no_backend_events;
       vip.ring = nullptr;
-    } else if (vip.ring == nullptr || inputs != vip.ring_inputs) {
-      absl::StatusOr<std::vector<uint32_t>> table =
-          BuildMaglevTable(members, vip.config.settings.ring_size,
-                           vip.config.settings.maglev_seed);
-      if (!table.ok()) {
-        return absl::InternalError(absl::StrCat("building the ring of ",
-                                                key.ToString(), ": ",
-                                                table.status().message()));
-      }
-      vip.ring =
-          std::make_shared<const std::vector<uint32_t>>(*std::move(table));
+      vip.ring_digest.reset();
+    } else if (vip.ring == nullptr || *vip.ring != inputs) {
+      vip.ring = std::make_shared<const RingInputs>(std::move(inputs));
+      vip.ring_digest.reset();
     }
-    vip.ring_inputs = std::move(inputs);
   }
-  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint32_t>> Balancer::RingInputs::Build() const {
+  absl::StatusOr<std::vector<uint32_t>> table =
+      BuildMaglevTable(members, size, seed);
+  if (!table.ok()) {
+    return absl::InternalError(
+        absl::StrCat("building a ring: ", table.status().message()));
+  }
+  return table;
 }
 
 BalancerConfig Balancer::desired_config() const {
@@ -427,11 +422,13 @@ absl::StatusOr<std::optional<PredictedBackend>> Balancer::PredictBackend(
   }
   const VipState& vip = it->second;
   if (vip.ring == nullptr) return std::nullopt;
+  absl::StatusOr<std::vector<uint32_t>> ring = vip.ring->Build();
+  if (!ring.ok()) return ring.status();
   const bool with_src_port =
       vip.config.settings.hash_mode == HashMode::kFiveTuple;
   const uint32_t slot = xlb_ring_slot(
-      xlb_flow_hash(&flow, flow_hash_seed, with_src_port), vip.ring->size());
-  const uint32_t index = (*vip.ring)[slot];
+      xlb_flow_hash(&flow, flow_hash_seed, with_src_port), ring->size());
+  const uint32_t index = (*ring)[slot];
   for (const auto& [address, backend] : state_.backends) {
     if (backend.index == index) {
       return PredictedBackend{.index = index, .address = address};

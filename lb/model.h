@@ -30,6 +30,10 @@
 // - The rings are built with the backends sorted by address, so every host
 //   given the same configuration builds the same rings, whatever the order of
 //   the changes that produced it.
+// - The model keeps what decides each ring (size, seed, members), not the
+//   ring: a table is built when it must be written and dropped once written
+//   (BuildMaglevTable is deterministic, so rollback and Restore rebuild the
+//   previous one). With 100 VIPs at M = 65537 that saves 26 MB.
 // - Limits come from DataplaneLimits: VIPs plus echo entries (one per address
 //   with an echo-answering VIP) fit in max_vips; distinct backend addresses in
 //   max_backends - 1; ring sizes in max_ring_size. Exceeding one is
@@ -48,6 +52,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "lb/dataplane_maps.h"
+#include "lb/maglev.h"
 #include "lb/model_config.h"
 #include "xlb_abi.h"
 
@@ -198,7 +203,8 @@ class Balancer {
       const IpAddress& address) const;
   std::vector<BackendStatus> ListBackendStatus() const;
 
-  // The backend the data plane picks for a new flow, from the model's ring:
+  // The backend the data plane picks for a new flow, from the model's ring
+  // (rebuilt for the call, so meant for tests and diagnostics):
   // the VIP is found like the data plane does (exact port, then port 0),
   // `flow_hash_seed` is the config map's hash_seed. NotFound when the flow is
   // for no VIP; nullopt when the VIP has no ring (dropped).
@@ -206,14 +212,26 @@ class Balancer {
       const xlb_flow& flow, uint32_t flow_hash_seed) const;
 
  private:
-  using Ring = std::shared_ptr<const std::vector<uint32_t>>;
+  // What decides a VIP's ring: equal inputs build equal tables.
+  struct RingInputs {
+    uint32_t size = 0;
+    uint32_t seed = 0;
+    std::vector<MaglevBackend> members;  // sorted by key, never empty
+
+    absl::StatusOr<std::vector<uint32_t>> Build() const;
+    bool operator==(const RingInputs&) const = default;
+  };
+  using Ring = std::shared_ptr<const RingInputs>;  // immutable, shared
 
   struct VipState {
     VipConfig config;
     std::map<IpAddress, bool> healthy;  // one entry per configured backend
     uint32_t index = 0;
-    Ring ring;                // null: no eligible backend
-    std::string ring_inputs;  // what `ring` was built from
+    Ring ring;  // null: no eligible backend
+    // XXH64 of the table `ring` builds, once it was built (written, or found
+    // equal to what the maps hold): a change of inputs that builds the same
+    // table is not written.
+    std::optional<uint64_t> ring_digest;
     bool fail_open = false;
     uint64_t no_backend_events = 0;
   };
@@ -241,11 +259,14 @@ class Balancer {
   absl::Status ApplyReplaceVip(const VipConfig& vip, State& next) const;
   absl::Status CheckLimits(const State& next) const;
   absl::Status AssignIndexes(State& next);
-  absl::Status BuildRings(State& next) const;
+  // Backend states and each VIP's ring inputs (no tables: WriteChanges
+  // builds those it writes).
+  void ComputeRings(State& next) const;
   static MapsView ViewOf(const State& state);
   // Writes what differs between the two states' views; on a failed write,
-  // undoes the writes made so far (needs_resync_ if that fails too).
-  absl::Status WriteChanges(const State& from, const State& to);
+  // undoes the writes made so far (needs_resync_ if that fails too). Fills
+  // in the ring digests of `to`.
+  absl::Status WriteChanges(const State& from, State& to);
   VipStatus StatusOf(const VipState& vip) const;
 
   // Adoption (model_maps.cc). Reads the maps; null when they are empty.

@@ -1,6 +1,7 @@
 // Adoption: a balancer created over maps an earlier agent filled keeps what
 // is there (indexes, generations, rings, health) and writes only what
 // differs; and Restore returns model and maps to a snapshot.
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/in_memory_maps.h"
@@ -134,6 +135,37 @@ TEST(BalancerAdoptionTest, ChangedRingSizeMovesTheVipToANewIndex) {
   const VipStatus web = *second->GetVipStatus(kWeb);
   EXPECT_EQ(maps.contents().rings.at(web.index).size(), 1021u);
   EXPECT_EQ(maps.contents().rings.size(), 2u);  // the old index's ring is gone
+}
+
+// The model keeps no adopted ring: undoing a failed first write puts back
+// what the earlier agent left, read from the maps before it is replaced.
+TEST(BalancerAdoptionTest, FailedFirstWriteLeavesTheEarlierAgentsMaps) {
+  BalancerConfig changed = Config();
+  changed.vips[0].backends.pop_back();
+  changed.vips[0].settings.maglev_seed = 7;  // every web ring entry moves
+  changed.vips[1].settings.ring_size = 1021;  // kDns moves to a new index
+  InMemoryMaps reference_maps;
+  RunFirstAgent(reference_maps);
+  const uint64_t setup_writes = reference_maps.write_count();
+  ASSERT_TRUE((*Balancer::Create(&reference_maps))
+                  ->Apply(ReplaceAll(changed))
+                  .ok());
+  const uint64_t change_writes = reference_maps.write_count() - setup_writes;
+  ASSERT_GE(change_writes, 4u);
+
+  for (uint64_t k = 1; k <= change_writes; ++k) {
+    SCOPED_TRACE(absl::StrCat("failing write ", k, " of ", change_writes));
+    InMemoryMaps maps;
+    RunFirstAgent(maps);
+    const InMemoryMaps::Contents before = maps.contents();
+    auto second = *Balancer::Create(&maps);
+    maps.FailWrite(maps.write_count() + k);
+    EXPECT_TRUE(absl::IsUnavailable(second->Apply(ReplaceAll(changed))));
+    EXPECT_TRUE(maps.contents() == before);
+    // Still adopting: the same change then lands where it would have.
+    ASSERT_TRUE(second->Apply(ReplaceAll(changed)).ok());
+    EXPECT_TRUE(maps.contents() == reference_maps.contents());
+  }
 }
 
 TEST(BalancerRestoreTest, RestoreReturnsModelAndMapsToTheSnapshot) {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lb/in_memory_maps.h"
+#include "lb/maglev.h"
 #include "lb/model.h"
 #include "lb/model_maps_view.h"
 
@@ -18,7 +19,15 @@ namespace xlb {
 
 namespace {
 
-using Ring = std::shared_ptr<const std::vector<uint32_t>>;
+// Gives back a table an undo needs: rebuilt from a model state's inputs, or
+// as read from the maps before it was overwritten.
+using TableSource = std::function<absl::StatusOr<std::vector<uint32_t>>()>;
+
+uint64_t RingDigest(absl::Span<const uint32_t> table) {
+  return XxHash64(absl::string_view(reinterpret_cast<const char*>(table.data()),
+                                    table.size() * sizeof(uint32_t)),
+                  0);
+}
 
 bool SameBytes(const auto& a, const auto& b) {
   return std::memcmp(&a, &b, sizeof(a)) == 0;
@@ -43,15 +52,15 @@ class MapWriter {
     return Do(maps_->SetBackend(index, now),
               [=, this] { return maps_->SetBackend(index, before); });
   }
-  absl::Status SetRing(uint32_t vip_index, const Ring& now, Ring before) {
-    return Do(maps_->SetRing(vip_index, *now), [=, this] {
-      return before ? maps_->SetRing(vip_index, *before)
-                    : maps_->DeleteRing(vip_index);
-    });
+  // `before` is empty when the index had no ring.
+  absl::Status SetRing(uint32_t vip_index, absl::Span<const uint32_t> now,
+                       TableSource before) {
+    return Do(maps_->SetRing(vip_index, now),
+              [=, this] { return Put(vip_index, before); });
   }
-  absl::Status DeleteRing(uint32_t vip_index, Ring before) {
+  absl::Status DeleteRing(uint32_t vip_index, TableSource before) {
     return Do(maps_->DeleteRing(vip_index),
-              [=, this] { return maps_->SetRing(vip_index, *before); });
+              [=, this] { return Put(vip_index, before); });
   }
   absl::Status SetVip(const xlb_vip_key& key, const xlb_vip_value& now,
                       std::optional<xlb_vip_value> before) {
@@ -77,6 +86,13 @@ class MapWriter {
   }
 
  private:
+  absl::Status Put(uint32_t vip_index, const TableSource& table) {
+    if (!table) return maps_->DeleteRing(vip_index);
+    absl::StatusOr<std::vector<uint32_t>> built = table();
+    if (!built.ok()) return built.status();
+    return maps_->SetRing(vip_index, *built);
+  }
+
   absl::Status Do(absl::Status result, std::function<absl::Status()> undo) {
     if (result.ok()) undo_.push_back(std::move(undo));
     return result;
@@ -116,7 +132,9 @@ Balancer::MapsView Balancer::ViewOf(const State& state) {
     view.vips[AbiKey(key.address, key.port,
                      static_cast<uint8_t>(key.protocol))] = value;
     view.vip_indexes.insert(vip.index);
-    if (vip.ring != nullptr) view.rings[vip.index] = vip.ring;
+    if (vip.ring != nullptr) {
+      view.rings[vip.index] = {.inputs = vip.ring, .digest = vip.ring_digest};
+    }
     if (settings.echo_reply) {
       // One echo entry per address; it counts against the VIP with the
       // smallest key among those answering echo there (std::map order).
@@ -132,11 +150,26 @@ Balancer::MapsView Balancer::ViewOf(const State& state) {
   return view;
 }
 
-absl::Status Balancer::WriteChanges(const State& from, const State& to) {
+absl::Status Balancer::WriteChanges(const State& from, State& to) {
   // Right after adoption the maps hold what an earlier agent wrote.
   const MapsView before = adopted_ != nullptr ? adopted_->view : ViewOf(from);
   const MapsView after = ViewOf(to);
   MapWriter writer(maps_);
+  // How an undo gets back the ring `before` has at `index`: a model state's
+  // is rebuilt; an adopted one is read before it is overwritten (the model
+  // never held it).
+  auto source_of = [&](uint32_t index) -> absl::StatusOr<TableSource> {
+    auto it = before.rings.find(index);
+    if (it == before.rings.end()) return TableSource();
+    if (Ring inputs = it->second.inputs; inputs != nullptr) {
+      return TableSource([inputs] { return inputs->Build(); });
+    }
+    absl::StatusOr<std::vector<uint32_t>> held = maps_->GetRing(index);
+    if (!held.ok()) return held.status();
+    auto copy = std::make_shared<const std::vector<uint32_t>>(*std::move(held));
+    return TableSource([copy] { return *copy; });
+  };
+  std::map<uint32_t, uint64_t> digests;  // of `to`'s rings, by VIP index
   auto old_backend = [&](uint32_t index) {
     auto it = before.backends.find(index);
     return it == before.backends.end() ? xlb_backend{} : it->second;
@@ -159,13 +192,30 @@ absl::Status Balancer::WriteChanges(const State& from, const State& to) {
         later_backends.push_back(index);
       }
     }
+    // Each ring is built only when its inputs changed, written unless the
+    // maps already hold the same table, and dropped before the next one.
     for (const auto& [index, ring] : after.rings) {
       auto old = before.rings.find(index);
-      Ring old_ring = old == before.rings.end() ? nullptr : old->second;
-      if (old_ring != nullptr && (old_ring == ring || *old_ring == *ring)) {
+      const MapsView::RingEntry* was =
+          old == before.rings.end() ? nullptr : &old->second;
+      if (was != nullptr && was->inputs != nullptr &&
+          (was->inputs == ring.inputs || *was->inputs == *ring.inputs)) {
+        if (was->digest.has_value()) digests[index] = *was->digest;
         continue;
       }
-      if (absl::Status s = writer.SetRing(index, ring, old_ring); !s.ok()) {
+      absl::StatusOr<std::vector<uint32_t>> table = ring.inputs->Build();
+      if (!table.ok()) {
+        return absl::Status(table.status().code(),
+                            absl::StrCat("VIP index ", index, ": ",
+                                         table.status().message()));
+      }
+      const uint64_t digest = RingDigest(*table);
+      digests[index] = digest;
+      if (was != nullptr && was->digest == digest) continue;
+      absl::StatusOr<TableSource> undo = source_of(index);
+      if (!undo.ok()) return undo.status();
+      if (absl::Status s = writer.SetRing(index, *table, *std::move(undo));
+          !s.ok()) {
         return s;
       }
     }
@@ -176,7 +226,12 @@ absl::Status Balancer::WriteChanges(const State& from, const State& to) {
       if (after.rings.contains(index)) continue;
       if (!after.vip_indexes.contains(index)) {
         later_rings.push_back(index);
-      } else if (absl::Status s = writer.DeleteRing(index, ring); !s.ok()) {
+        continue;
+      }
+      absl::StatusOr<TableSource> undo = source_of(index);
+      if (!undo.ok()) return undo.status();
+      if (absl::Status s = writer.DeleteRing(index, *std::move(undo));
+          !s.ok()) {
         return s;
       }
     }
@@ -196,7 +251,9 @@ absl::Status Balancer::WriteChanges(const State& from, const State& to) {
       if (absl::Status s = writer.DeleteVip(key, value); !s.ok()) return s;
     }
     for (uint32_t index : later_rings) {
-      if (absl::Status s = writer.DeleteRing(index, before.rings.at(index));
+      absl::StatusOr<TableSource> undo = source_of(index);
+      if (!undo.ok()) return undo.status();
+      if (absl::Status s = writer.DeleteRing(index, *std::move(undo));
           !s.ok()) {
         return s;
       }
@@ -214,6 +271,12 @@ absl::Status Balancer::WriteChanges(const State& from, const State& to) {
     return absl::OkStatus();
   }();
   if (status.ok()) {
+    for (auto& [key, vip] : to.vips) {
+      auto digest = digests.find(vip.index);
+      if (vip.ring != nullptr && digest != digests.end()) {
+        vip.ring_digest = digest->second;
+      }
+    }
     // Established packets skip the VIP lookup (their entry names the VIP
     // index): a freed index's entries go now, so its VIP's flows stop and a
     // VIP given the index later starts clean. Not undoable, so last; if it
@@ -258,7 +321,9 @@ absl::Status Balancer::Resync() {
     if (absl::Status s = maps_->SetBackend(index, entry); !s.ok()) return s;
   }
   for (const auto& [index, ring] : view.rings) {
-    if (absl::Status s = maps_->SetRing(index, *ring); !s.ok()) return s;
+    absl::StatusOr<std::vector<uint32_t>> table = ring.inputs->Build();
+    if (!table.ok()) return table.status();
+    if (absl::Status s = maps_->SetRing(index, *table); !s.ok()) return s;
   }
   for (const auto& [key, value] : view.vips) {
     if (absl::Status s = maps_->SetVip(key, value); !s.ok()) return s;
@@ -323,8 +388,8 @@ absl::StatusOr<std::shared_ptr<const Balancer::Adoption>> Balancer::ReadMaps(
     for (uint32_t index : *ring) {
       if (index != XLB_NO_BACKEND) members.insert(index);
     }
-    adoption->view.rings[value.index] =
-        std::make_shared<const std::vector<uint32_t>>(*std::move(ring));
+    // The digest is enough to tell whether the first write must replace it.
+    adoption->view.rings[value.index] = {.digest = RingDigest(*ring)};
   }
   if (!live) return nullptr;
   return adoption;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -16,10 +17,17 @@
 namespace xlb {
 
 struct Balancer::MapsView {
+  // A ring as the view knows it: a model state's holds its inputs (and the
+  // digest once its table was built); one read back from the maps holds only
+  // the digest of what is there.
+  struct RingEntry {
+    Ring inputs;  // null: read from the maps
+    std::optional<uint64_t> digest;
+  };
   // Live backends and retired (UNUSED) entries; absent means all zero.
   std::map<uint32_t, xlb_backend> backends;
   std::map<xlb_vip_key, xlb_vip_value, VipKeyBytesLess> vips;
-  std::map<uint32_t, Ring> rings;  // VIP index -> ring
+  std::map<uint32_t, RingEntry> rings;  // VIP index -> ring
   std::set<uint32_t> vip_indexes;  // VIP indexes configured
 };
 
