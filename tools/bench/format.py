@@ -169,19 +169,23 @@ def health_section(path):
     if not lines:
         return out + ["| measurement | result |", "| --- | --- |",
                       "| CPU share at 1k and 10k backends | **not measured** (health_bench absent or failed) |", ""]
-    out += ["`lb/health/health_bench`: TCP connect probes to N local listeners in a "
-            "private network namespace, every target once a second; CPU time of the "
-            "checker thread (loopback packet processing included, it runs in the "
-            "sending thread) and of the whole process (listeners included), as a "
-            "share of one core.", "",
-            "| backends | probe | probes/s | failures | checker thread CPU | whole process CPU |",
-            "| ---: | --- | ---: | ---: | --- | ---: |"]
+    out += ["`lb/health/health_bench`: TCP connect probes, every target once a "
+            "second, to N listeners in a separate network namespace behind a veth "
+            "pair; checker pinned to CPU 1, listeners and (by RPS) their receive "
+            "processing to CPU 0, so CPU 1 does only the LB host's work (cross-CPU "
+            "interrupts included); checker thread and CPU 1 softirq time as a "
+            "share of one core (method: docs/benchmarks.md).", "",
+            "| backends | probe | mode | probes/s | failures | checker thread CPU "
+            "| checker CPU softirq | whole process CPU |",
+            "| ---: | --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for l in lines:
         kv = dict(re.findall(r"([\w/-]+)=(\S+)", l))
         detail = re.search(r"checker-thread-cpu=\S+ (\([^)]*\))", l)
-        out.append(f"| {kv.get('targets', '?')} | {l.split()[0]} | {kv.get('probes/s', '?')} | "
-                   f"{kv.get('failures', '?')} | {kv.get('checker-thread-cpu', '?')}"
-                   f"{' ' + detail.group(1) if detail else ''} | {kv.get('process-cpu', '?')} |")
+        out.append(f"| {kv.get('targets', '?')} | {l.split()[0]} | {kv.get('mode', 'loopback')} | "
+                   f"{kv.get('probes/s', '?')} | {kv.get('failures', '?')} | "
+                   f"{kv.get('checker-thread-cpu', '?')}"
+                   f"{' ' + detail.group(1) if detail else ''} | "
+                   f"{kv.get('checker-cpu-softirq', '–')} | {kv.get('process-cpu', '?')} |")
     return out + [""]
 
 
