@@ -5,6 +5,10 @@
 // Threads: the checker reports transitions on its loop thread; they are
 // queued and applied by a worker thread, so the loop never waits for the
 // controller's lock while the controller (through Sync) waits for the loop.
+//
+// Memory: 100 VIPs x 100 backends are 10,000 targets, so the bookkeeping per
+// target is only what tells a change apart: whose it is and pointers to the
+// VIP's spec (one per VIP, shared with the checker's targets) and override.
 #ifndef XLB_API_HEALTH_SYNC_H_
 #define XLB_API_HEALTH_SYNC_H_
 
@@ -52,22 +56,39 @@ class HealthSync {
   struct Subject {
     VipKey vip;
     IpAddress backend;
+
+    bool operator==(const Subject&) const = default;
   };
+  // A target as last given to the checker, without what follows from these
+  // and its id (address, port, tunnel mark).
+  struct Tracked {
+    Subject subject;
+    health::SharedSpec spec;  // the VIP's, kept while it is unchanged
+    std::shared_ptr<const HealthOverride> override_spec;  // null: none
+
+    bool operator==(const Tracked& other) const;
+  };
+  using TrackedMap = std::map<health::TargetId, Tracked>;
 
   HealthSync(Controller* controller, health::ProbeMode mode);
   void ApplyTransitions();
+  health::HealthTarget TargetOf(health::TargetId id, const Tracked& tracked,
+                                bool healthy) const;
+  std::shared_ptr<const TrackedMap> tracked() const;
 
   Controller* const controller_;
   const health::ProbeMode mode_;
   std::unique_ptr<health::HealthChecker> checker_;
 
   mutable std::mutex sync_mu_;  // serializes Sync
-  std::map<health::TargetId, health::HealthTarget> targets_;
+  std::map<VipKey, health::SharedSpec> specs_;  // guarded by sync_mu_
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<health::HealthTransition> queue_;
-  std::map<health::TargetId, Subject> subjects_;  // guarded by queue_mu_
+  // Immutable once published; replaced by Sync (which holds sync_mu_ too).
+  std::shared_ptr<const TrackedMap> targets_ =
+      std::make_shared<const TrackedMap>();  // guarded by queue_mu_
   bool stopping_ = false;
   std::thread worker_;
 };

@@ -70,7 +70,7 @@ TEST(CheckerTcpTest, BlackHoledBackendTimesOut) {
 TEST(CheckerHttpTest, ExpectedStatusComesUpAndSendsHostHeader) {
   testing::HttpServer server({.status = 200, .body = "fine"});
   HealthTarget target = FastTarget(1, HealthCheckType::kHttp, server.port());
-  target.spec.http_path = "/healthz";
+  target.mutable_spec().http_path = "/healthz";
   FirstTransition(target, true);
   EXPECT_NE(server.last_request().find("GET /healthz HTTP/1.1\r\n"),
             std::string::npos);
@@ -83,8 +83,9 @@ TEST(CheckerHttpTest, ExpectedStatusComesUpAndSendsHostHeader) {
 TEST(CheckerHttpTest, SlowAnswerInsideTimeoutIsUp) {
   testing::HttpServer server({.delay = absl::Milliseconds(40)});
   HealthTarget target = FastTarget(1, HealthCheckType::kHttp, server.port());
-  target.spec.interval = absl::Milliseconds(200);
-  target.spec.timeout = absl::Milliseconds(150);
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.interval = absl::Milliseconds(200);
+  spec.timeout = absl::Milliseconds(150);
   HealthTransition t = FirstTransition(target, true);
   EXPECT_GE(t.latency, absl::Milliseconds(40));
 }
@@ -107,14 +108,14 @@ TEST(CheckerHttpTest, UnexpectedStatusIsWrongStatus) {
 TEST(CheckerHttpTest, AnyListedStatusIsAccepted) {
   testing::HttpServer server({.status = 204, .body = ""});
   HealthTarget target = FastTarget(1, HealthCheckType::kHttp, server.port());
-  target.spec.http_expected_codes = {200, 204};
+  target.mutable_spec().http_expected_codes = {200, 204};
   FirstTransition(target, true);
 }
 
 TEST(CheckerHttpTest, BodyLackingSubstringIsBadResponse) {
   testing::HttpServer server({.body = "status: degraded"});
   HealthTarget target = FastTarget(1, HealthCheckType::kHttp, server.port());
-  target.spec.http_body_substring = "status: ok";
+  target.mutable_spec().http_body_substring = "status: ok";
   HealthTransition t = FirstTransition(target, false);
   EXPECT_EQ(t.reason, ProbeOutcome::kBadResponse);
 }
@@ -122,7 +123,7 @@ TEST(CheckerHttpTest, BodyLackingSubstringIsBadResponse) {
 TEST(CheckerHttpTest, SubstringSplitAcrossChunksIsFound) {
   testing::HttpServer server({.body = "status: ok", .chunked = true});
   HealthTarget target = FastTarget(1, HealthCheckType::kHttp, server.port());
-  target.spec.http_body_substring = "status: ok";
+  target.mutable_spec().http_body_substring = "status: ok";
   FirstTransition(target, true);
 }
 
@@ -138,16 +139,18 @@ TEST(CheckerHttpTest, NonHttpServerIsBadResponse) {
 TEST(CheckerUdpTest, ExpectedReplyIsUp) {
   testing::UdpServer server({.echo = true});
   HealthTarget target = FastTarget(1, HealthCheckType::kUdp, server.port());
-  target.spec.udp_request = "ping";
-  target.spec.udp_response = "ping";
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.udp_request = "ping";
+  spec.udp_response = "ping";
   FirstTransition(target, true);
 }
 
 TEST(CheckerUdpTest, WrongReplyIsBadResponse) {
   testing::UdpServer server({.echo = false, .reply = "pong?"});
   HealthTarget target = FastTarget(1, HealthCheckType::kUdp, server.port());
-  target.spec.udp_request = "ping";
-  target.spec.udp_response = "pong";
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.udp_request = "ping";
+  spec.udp_response = "pong";
   HealthTransition t = FirstTransition(target, false);
   EXPECT_EQ(t.reason, ProbeOutcome::kBadResponse);
 }
@@ -155,7 +158,7 @@ TEST(CheckerUdpTest, WrongReplyIsBadResponse) {
 TEST(CheckerUdpTest, SilentServerTimesOut) {
   testing::UdpServer server({.silent = true});
   HealthTarget target = FastTarget(1, HealthCheckType::kUdp, server.port());
-  target.spec.udp_request = "ping";
+  target.mutable_spec().udp_request = "ping";
   HealthTransition t = FirstTransition(target, false);
   EXPECT_EQ(t.reason, ProbeOutcome::kTimeout);
 }
@@ -164,7 +167,7 @@ TEST(CheckerUdpTest, UnboundPortIsRefused) {
   uint16_t port = 0;
   { testing::BindLoopback("127.0.0.1", SOCK_DGRAM, &port); }
   HealthTarget target = FastTarget(1, HealthCheckType::kUdp, port);
-  target.spec.udp_request = "ping";
+  target.mutable_spec().udp_request = "ping";
   HealthTransition t = FirstTransition(target, false);
   EXPECT_EQ(t.reason, ProbeOutcome::kRefused);
 }
@@ -180,11 +183,12 @@ TEST(CheckerStateTest, FlappingBackendNeverTransitions) {
     HealthTarget target =
         FastTarget(up ? 1 : 2, HealthCheckType::kUdp,
                    up ? server_of_up.port() : server_of_down.port());
-    target.spec.udp_request = target.spec.udp_response = "ping";
-    target.spec.interval = absl::Milliseconds(50);
-    target.spec.timeout = absl::Milliseconds(40);
-    target.spec.rise = 2;
-    target.spec.fall = 2;
+    HealthCheckSpec& spec = target.mutable_spec();
+    spec.udp_request = spec.udp_response = "ping";
+    spec.interval = absl::Milliseconds(50);
+    spec.timeout = absl::Milliseconds(40);
+    spec.rise = 2;
+    spec.fall = 2;
     target.initial_status = initial;
     ASSERT_TRUE(checker->AddTarget(target).ok());
   }
@@ -206,9 +210,10 @@ TEST(CheckerStateTest, RiseAndFallNeedConsecutiveResults) {
   TransitionLog log;
   auto checker = testing::NewChecker(log);
   HealthTarget target = FastTarget(1, HealthCheckType::kTcp, server.port());
-  target.spec.interval = absl::Milliseconds(50);
-  target.spec.timeout = absl::Milliseconds(40);
-  target.spec.rise = 3;
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.interval = absl::Milliseconds(50);
+  spec.timeout = absl::Milliseconds(40);
+  spec.rise = 3;
   ASSERT_TRUE(checker->AddTarget(target).ok());
   ASSERT_TRUE(checker->Start().ok());
   std::vector<HealthTransition> got = log.WaitFor(1);
@@ -226,8 +231,9 @@ TEST(CheckerStateTest, CountersSplitFailuresByReason) {
   auto checker = testing::NewChecker(log);
   HealthTarget target =
       FastTarget(1, HealthCheckType::kTcp, testing::UnusedPort());
-  target.spec.interval = absl::Milliseconds(50);
-  target.spec.timeout = absl::Milliseconds(40);
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.interval = absl::Milliseconds(50);
+  spec.timeout = absl::Milliseconds(40);
   ASSERT_TRUE(checker->AddTarget(target).ok());  // initially down: no event
   ASSERT_TRUE(checker->Start().ok());
   absl::SleepFor(absl::Milliseconds(300));
@@ -282,8 +288,9 @@ TEST(CheckerApiTest, RemovedTargetInFlightNeverReports) {
   TransitionLog log;
   auto checker = testing::NewChecker(log);
   HealthTarget target = FastTarget(1, HealthCheckType::kHttp, server.port());
-  target.spec.interval = absl::Milliseconds(200);
-  target.spec.timeout = absl::Milliseconds(200);
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.interval = absl::Milliseconds(200);
+  spec.timeout = absl::Milliseconds(200);
   ASSERT_TRUE(checker->AddTarget(target).ok());  // down, rise 1
   ASSERT_TRUE(checker->Start().ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(2);
@@ -311,8 +318,9 @@ TEST(CheckerApiTest, NoCallbackAfterRemoveUnderChurn) {
   ASSERT_TRUE(checker->Start().ok());
   for (TargetId id = 1; id <= 200; ++id) {
     HealthTarget target = FastTarget(id, HealthCheckType::kTcp, refused);
-    target.spec.interval = absl::Milliseconds(5);
-    target.spec.timeout = absl::Milliseconds(5);
+    HealthCheckSpec& spec = target.mutable_spec();
+    spec.interval = absl::Milliseconds(5);
+    spec.timeout = absl::Milliseconds(5);
     target.initial_status = id % 2 ? HealthStatus::kUp : HealthStatus::kDown;
     ASSERT_TRUE(checker->AddTarget(target).ok());
     if (id > 5) {
@@ -338,7 +346,7 @@ TEST(CheckerScheduleTest, FirstProbesSpreadAcrossTheInterval) {
   auto checker = *HealthChecker::Create(std::move(options));
   for (TargetId id = 1; id <= 100; ++id) {
     HealthTarget target = FastTarget(id, HealthCheckType::kTcp, server.port());
-    target.spec.interval = absl::Milliseconds(200);
+    target.mutable_spec().interval = absl::Milliseconds(200);
     ASSERT_TRUE(checker->AddTarget(target).ok());
   }
   const absl::Time started = absl::Now();
@@ -367,9 +375,10 @@ TEST(CheckerScheduleTest, JitterDelaysEachProbeByADifferentAmount) {
   auto checker = *HealthChecker::Create(std::move(options));
   for (TargetId id : {1, 2}) {
     HealthTarget target = FastTarget(id, HealthCheckType::kTcp, server.port());
-    target.spec.interval = absl::Milliseconds(50);
-    target.spec.timeout = absl::Milliseconds(40);
-    target.spec.jitter =
+    HealthCheckSpec& spec = target.mutable_spec();
+    spec.interval = absl::Milliseconds(50);
+    spec.timeout = absl::Milliseconds(40);
+    spec.jitter =
         id == 1 ? absl::ZeroDuration() : absl::Milliseconds(40);
     ASSERT_TRUE(checker->AddTarget(target).ok());
   }

@@ -51,11 +51,12 @@ inline HealthTarget FastTarget(TargetId id, HealthCheckType type, uint16_t port,
   t.id = id;
   t.address = address;
   t.port = port;
-  t.spec.type = type;
-  t.spec.interval = absl::Milliseconds(100);
-  t.spec.timeout = absl::Milliseconds(80);
-  t.spec.rise = 1;
-  t.spec.fall = 1;
+  HealthCheckSpec& spec = t.mutable_spec();
+  spec.type = type;
+  spec.interval = absl::Milliseconds(100);
+  spec.timeout = absl::Milliseconds(80);
+  spec.rise = 1;
+  spec.fall = 1;
   return t;
 }
 

@@ -36,9 +36,10 @@ class GrpcProbeTest : public ::testing::Test {
 
   HealthTarget Target(const std::string& service, HealthStatus initial) {
     HealthTarget target = FastTarget(1, HealthCheckType::kGrpc, port_);
-    target.spec.grpc_service = service;
-    target.spec.interval = absl::Milliseconds(100);
-    target.spec.timeout = absl::Milliseconds(100);
+    HealthCheckSpec& spec = target.mutable_spec();
+    spec.grpc_service = service;
+    spec.interval = absl::Milliseconds(100);
+    spec.timeout = absl::Milliseconds(100);
     target.initial_status = initial;
     return target;
   }
@@ -96,8 +97,9 @@ TEST_F(GrpcProbeTest, RepeatedProbesKeepSucceeding) {
   TransitionLog log;
   auto checker = testing::NewChecker(log);
   HealthTarget target = Target("xlb.test.Echo", HealthStatus::kUp);
-  target.spec.interval = absl::Milliseconds(50);
-  target.spec.timeout = absl::Milliseconds(50);
+  HealthCheckSpec& spec = target.mutable_spec();
+  spec.interval = absl::Milliseconds(50);
+  spec.timeout = absl::Milliseconds(50);
   ASSERT_TRUE(checker->AddTarget(target).ok());
   ASSERT_TRUE(checker->Start().ok());
   absl::SleepFor(absl::Milliseconds(600));

@@ -440,11 +440,12 @@ int Run(Mode mode, int targets, int seconds, bool udp) {
     t.id = i;
     t.address = e.address;
     t.port = e.port;
-    t.spec.type = udp ? HealthCheckType::kUdp : HealthCheckType::kTcp;
-    t.spec.interval = absl::Seconds(1);
-    t.spec.timeout = absl::Milliseconds(500);
-    t.spec.jitter = absl::Milliseconds(100);
-    t.spec.udp_request = t.spec.udp_response = "health?";
+    HealthCheckSpec& spec = t.mutable_spec();
+    spec.type = udp ? HealthCheckType::kUdp : HealthCheckType::kTcp;
+    spec.interval = absl::Seconds(1);
+    spec.timeout = absl::Milliseconds(500);
+    spec.jitter = absl::Milliseconds(100);
+    spec.udp_request = spec.udp_response = "health?";
     if (absl::Status s = (*checker)->AddTarget(t); !s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;

@@ -36,13 +36,13 @@ ProbeResult HttpSession::OnPeerClosed() {
 std::optional<ProbeResult> HttpSession::Verdict() {
   if (!parser_.has_status()) return std::nullopt;
   const int code = parser_.status_code();
-  const std::vector<uint32_t>& expected = plan_->expected_codes;
+  const std::vector<uint32_t>& expected = plan_->spec->http_expected_codes;
   if (std::find(expected.begin(), expected.end(),
                 static_cast<uint32_t>(code)) == expected.end()) {
     return ProbeResult::Failure(ProbeOutcome::kWrongStatus,
                                 absl::StrCat("HTTP status ", code));
   }
-  const std::string& needle = plan_->body_substring;
+  const std::string& needle = plan_->spec->http_body_substring;
   if (needle.empty() || absl::StrContains(parser_.body(), needle)) {
     return ProbeResult::Success();
   }

@@ -33,9 +33,10 @@ class HttpsProbeTest : public ::testing::Test {
 
   HealthTarget Target(uint16_t port, bool verify) {
     HealthTarget target = FastTarget(1, HealthCheckType::kHttps, port);
-    target.spec.interval = absl::Milliseconds(200);
-    target.spec.timeout = absl::Milliseconds(200);
-    target.spec.http_body_substring = "ok";
+    HealthCheckSpec& spec = target.mutable_spec();
+    spec.interval = absl::Milliseconds(200);
+    spec.timeout = absl::Milliseconds(200);
+    spec.http_body_substring = "ok";
     target.verify_tls = verify;
     return target;
   }
@@ -77,7 +78,7 @@ TEST_F(HttpsProbeTest, WrongHostNameFailsVerification) {
   HealthCheckerOptions options;
   options.tls_ca_file = ca_file;
   HealthTarget target = Target(server.port(), true);
-  target.spec.http_host = "other.example";
+  target.mutable_spec().http_host = "other.example";
   target.initial_status = HealthStatus::kUp;
   HealthTransition t = Run(target, std::move(options));
   EXPECT_EQ(t.reason, ProbeOutcome::kTlsError) << t.detail;

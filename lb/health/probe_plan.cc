@@ -47,16 +47,16 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
     std::function<void(int fd)> socket_observer) {
   if (absl::Status s = ValidateTarget(target); !s.ok()) return s;
   const EffectiveSchedule schedule = ResolveSchedule(target);
-  const HealthCheckSpec& spec = target.spec;
+  const HealthCheckSpec& spec = *target.spec;
   auto plan = std::make_shared<ProbePlan>();
-  plan->type = spec.type;
+  plan->spec = target.spec;
   plan->mark = target.mark;
   plan->tls = tls;
   plan->verify_tls = target.verify_tls;
   plan->socket_observer = std::move(socket_observer);
 
-  sockaddr_in* v4 = reinterpret_cast<sockaddr_in*>(&plan->address);
-  sockaddr_in6* v6 = reinterpret_cast<sockaddr_in6*>(&plan->address);
+  sockaddr_in* v4 = &plan->address.v4;
+  sockaddr_in6* v6 = &plan->address.v6;
   if (inet_pton(AF_INET, target.address.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(schedule.port);
@@ -80,8 +80,6 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
                        ? HostHeader(target, schedule.port, https ? 443 : 80)
                        : spec.http_host;
       plan->request = BuildHttpRequest(spec.http_path, plan->host);
-      plan->expected_codes = spec.http_expected_codes;
-      plan->body_substring = spec.http_body_substring;
       if (https) {
         if (tls == nullptr) {
           return absl::FailedPreconditionError("HTTPS probe without TLS");
@@ -91,8 +89,6 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
       break;
     }
     case HealthCheckType::kUdp:
-      plan->request = spec.udp_request;
-      plan->udp_response = spec.udp_response;
       break;
     case HealthCheckType::kGrpc:
       plan->host = HostHeader(target, schedule.port, 0);
@@ -104,7 +100,7 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
 
 std::unique_ptr<Probe> MakeProbe(std::shared_ptr<const ProbePlan> plan) {
   const ProbePlan* raw = plan.get();
-  switch (plan->type) {
+  switch (plan->spec->type) {
     case HealthCheckType::kTcp:
       return std::make_unique<StreamProbe>(std::move(plan), nullptr, false);
     case HealthCheckType::kHttp:
@@ -131,7 +127,7 @@ std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
                                 absl::StrCat(call, ": ", std::strerror(error)));
   };
   fd->reset(
-      socket(plan.address.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      socket(plan.address.any.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd->valid()) {
     ProbeResult r = failed("socket");
     r.outcome = ProbeOutcome::kLocalError;
@@ -149,15 +145,14 @@ std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
     const linger abort_on_close = {1, 0};
     setsockopt(fd->get(), SOL_SOCKET, SO_LINGER, &abort_on_close,
                sizeof(abort_on_close));
-    if (plan.type != HealthCheckType::kTcp) {  // a request will follow
+    if (plan.spec->type != HealthCheckType::kTcp) {  // a request will follow
       const int one = 1;
       setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
   }
   if (plan.socket_observer) plan.socket_observer(fd->get());
   *in_progress = false;
-  if (connect(fd->get(), reinterpret_cast<const sockaddr*>(&plan.address),
-              plan.address_len) != 0) {
+  if (connect(fd->get(), &plan.address.any, plan.address_len) != 0) {
     if (errno != EINPROGRESS) return failed("connect");
     *in_progress = true;
   }

@@ -1,9 +1,12 @@
 // Everything a probe of one target needs, resolved once when the target is
 // added or updated (address, request bytes, TLS context) so that starting a
-// probe allocates little and parses nothing.
+// probe allocates little and parses nothing. What the VIP's spec already says
+// (expected codes, body, UDP bytes) is read from the shared spec, not copied:
+// a checker may hold tens of thousands of plans.
 #ifndef XLB_LB_HEALTH_PROBE_PLAN_H_
 #define XLB_LB_HEALTH_PROBE_PLAN_H_
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -20,20 +23,26 @@
 
 namespace xlb::health {
 
+// The probed address: sockaddr_in or sockaddr_in6 (not sockaddr_storage,
+// 100 bytes larger).
+union ProbeAddress {
+  sockaddr any;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+};
+
 struct ProbePlan {
-  HealthCheckType type = HealthCheckType::kTcp;
-  sockaddr_storage address{};
+  SharedSpec spec;  // the VIP's check: type, expectations, UDP bytes
+  ProbeAddress address{};
   socklen_t address_len = 0;
   uint32_t mark = 0;  // 0: no SO_MARK
   // Host header or :authority.
   std::string host;
   // kHttps: SNI and the name the certificate must carry.
   std::string tls_name;
-  // Sent once connected (HTTP request, HTTP/2 greeting) or as the datagram.
+  // Sent once connected (HTTP request, HTTP/2 greeting); UDP sends
+  // spec->udp_request.
   std::string request;
-  std::vector<uint32_t> expected_codes;
-  std::string body_substring;
-  std::string udp_response;  // empty: any reply
   const TlsContexts* tls = nullptr;
   bool verify_tls = false;
   // Test hook: sees every probe socket right after it is set up.

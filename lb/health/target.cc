@@ -6,8 +6,30 @@
 
 namespace xlb::health {
 
+const SharedSpec& DefaultSpec() {
+  static const SharedSpec* spec =
+      new SharedSpec(std::make_shared<const HealthCheckSpec>());
+  return *spec;
+}
+
+HealthCheckSpec& HealthTarget::mutable_spec() {
+  auto copy = std::make_shared<HealthCheckSpec>(*spec);
+  HealthCheckSpec& editable = *copy;
+  spec = std::move(copy);
+  return editable;
+}
+
+bool HealthTarget::operator==(const HealthTarget& other) const {
+  return id == other.id && mode == other.mode && address == other.address &&
+         port == other.port && mark == other.mark &&
+         (spec == other.spec || *spec == *other.spec) &&
+         override_spec == other.override_spec &&
+         initial_status == other.initial_status &&
+         verify_tls == other.verify_tls;
+}
+
 EffectiveSchedule ResolveSchedule(const HealthTarget& target) {
-  const HealthCheckSpec& spec = target.spec;
+  const HealthCheckSpec& spec = *target.spec;
   const HealthOverride& o = target.override_spec;
   EffectiveSchedule s;
   s.port = o.port.value_or(spec.port != 0 ? spec.port : target.port);
@@ -58,9 +80,9 @@ absl::Status ValidateTarget(const HealthTarget& target) {
     return invalid("mark: 0x", absl::Hex(target.mark),
                    " lacks the tunnel tag 0x", absl::Hex(XLB_HC_MARK_TAG));
   }
-  if (target.spec.type == HealthCheckType::kUdp &&
-      target.spec.udp_request.size() > kMaxUdpProbeBytes) {
-    return invalid("udp_request: ", target.spec.udp_request.size(),
+  if (target.spec->type == HealthCheckType::kUdp &&
+      target.spec->udp_request.size() > kMaxUdpProbeBytes) {
+    return invalid("udp_request: ", target.spec->udp_request.size(),
                    " bytes exceed ", kMaxUdpProbeBytes);
   }
   return absl::OkStatus();

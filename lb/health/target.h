@@ -4,6 +4,7 @@
 #define XLB_LB_HEALTH_TARGET_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,11 @@ constexpr uint32_t TunnelledProbeMark(uint32_t backend_index) {
 // Per-backend exceptions to the VIP's HealthCheckSpec (lb/model_config.h).
 using HealthOverride = ::xlb::HealthOverride;
 
+// A VIP's check, immutable and shared by the targets of all its backends
+// (10,000 targets of 100 VIPs hold 100 specs, not 10,000).
+using SharedSpec = std::shared_ptr<const HealthCheckSpec>;
+const SharedSpec& DefaultSpec();  // HealthCheckSpec{}
+
 struct HealthTarget {
   TargetId id = 0;
   ProbeMode mode = ProbeMode::kDirect;
@@ -48,7 +54,7 @@ struct HealthTarget {
   // SO_MARK of the probe socket; 0 sets none. kTunnelled requires
   // TunnelledProbeMark(backend index).
   uint32_t mark = 0;
-  HealthCheckSpec spec;
+  SharedSpec spec = DefaultSpec();  // never null
   HealthOverride override_spec;
   // The status the target holds until rise (from kDown) or fall (from kUp)
   // consecutive probe results say otherwise. The model starts the backends
@@ -60,7 +66,11 @@ struct HealthTarget {
   // store and its name against the Host header value (or the address).
   bool verify_tls = false;
 
-  bool operator==(const HealthTarget&) const = default;
+  // A private copy of `spec` to edit (when building a target by hand).
+  HealthCheckSpec& mutable_spec();
+
+  // Compares the specs' contents, not the pointers.
+  bool operator==(const HealthTarget& other) const;
 };
 
 // The timing and thresholds in force: the spec with the override applied.

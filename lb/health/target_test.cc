@@ -16,7 +16,7 @@ HealthTarget Valid() {
 TEST(TargetTest, OverrideBeatsSpecWhichBeatsServicePort) {
   HealthTarget t = Valid();
   EXPECT_EQ(ResolveSchedule(t).port, 80);
-  t.spec.port = 8080;
+  t.mutable_spec().port = 8080;
   EXPECT_EQ(ResolveSchedule(t).port, 8080);
   t.override_spec.port = 9090;
   t.override_spec.rise = 5;

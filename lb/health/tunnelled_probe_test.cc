@@ -73,7 +73,7 @@ TEST_F(TunnelledProbeTest, UdpAndHttpProbesCarryTheMarkToo) {
   };
   auto checker = testing::NewChecker(log, std::move(options));
   HealthTarget u = FastTarget(1, HealthCheckType::kUdp, udp.port());
-  u.spec.udp_request = "hi";
+  u.mutable_spec().udp_request = "hi";
   HealthTarget h = FastTarget(2, HealthCheckType::kHttp, http.port());
   for (HealthTarget* t : {&u, &h}) {
     t->mode = ProbeMode::kTunnelled;

@@ -24,8 +24,8 @@ ProbeProgress UdpProbe::Start() {
   if (auto failure = OpenProbeSocket(*plan_, SOCK_DGRAM, &fd_, &in_progress)) {
     return ProbeProgress::Done(*std::move(failure));
   }
-  if (send(fd_.get(), plan_->request.data(), plan_->request.size(),
-           MSG_NOSIGNAL) < 0) {
+  const std::string& request = plan_->spec->udp_request;
+  if (send(fd_.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) {
     return Failed("send", errno);
   }
   return ProbeProgress::Wait(EPOLLIN);
@@ -40,12 +40,10 @@ ProbeProgress UdpProbe::OnReady(uint32_t /*events*/) {
     }
     return Failed("recv", errno);
   }
-  if (plan_->udp_response.empty()) {
-    return ProbeProgress::Done(ProbeResult::Success());
-  }
+  const std::string& expected = plan_->spec->udp_response;
+  if (expected.empty()) return ProbeProgress::Done(ProbeResult::Success());
   const absl::string_view reply(buf, std::min<size_t>(n, sizeof(buf)));
-  if (static_cast<size_t>(n) == plan_->udp_response.size() &&
-      reply == plan_->udp_response) {
+  if (static_cast<size_t>(n) == expected.size() && reply == expected) {
     return ProbeProgress::Done(ProbeResult::Success());
   }
   return ProbeProgress::Done(

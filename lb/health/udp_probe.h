@@ -1,5 +1,5 @@
 // A probe that sends one datagram and expects a reply: any reply, or
-// exactly the plan's udp_response bytes. An ICMP port-unreachable answer
+// exactly the spec's udp_response bytes. An ICMP port-unreachable answer
 // surfaces as kRefused; silence as the checker's timeout.
 #ifndef XLB_LB_HEALTH_UDP_PROBE_H_
 #define XLB_LB_HEALTH_UDP_PROBE_H_
