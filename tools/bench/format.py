@@ -189,6 +189,39 @@ def health_section(path):
     return out + [""]
 
 
+MEMORY_BUDGET_MB = 50  # DESIGN.md "Budgets"
+MEMORY_CASES = [
+    ("idle", "idle, no configuration"),
+    ("checked", "100 VIPs × 100 backends, TCP checks every 1 s (all down: no rings)"),
+    ("rings", "100 VIPs × 100 backends, no checks (all up: 100 rings of 65537)"),
+]
+
+
+def memory_section(path):
+    out = ["## xlbd resident memory (`tools/bench/memory`)", ""]
+    lines = []
+    if path and os.path.exists(path):
+        lines = [l for l in open(path) if l.startswith("memory case=")]
+    out += ["A real xlbd (`--max-backends 16384`) on a lab's LB host, one fresh "
+            "process per case; VmRSS and VmHWM from /proc after the configuration "
+            f"is applied and probes ran for a few seconds. Budget: under "
+            f"{MEMORY_BUDGET_MB} MB resident (DESIGN.md).", "",
+            "| case | VmRSS | VmHWM (peak) | budget |", "| --- | ---: | ---: | --- |"]
+    by_case = {}
+    for l in lines:
+        kv = dict(re.findall(r"([\w/-]+)=(\S+)", l))
+        by_case[kv.get("case")] = kv
+    for case, label in MEMORY_CASES:
+        kv = by_case.get(case)
+        if kv is None:
+            out.append(f"| {label} | **not measured** | | |")
+            continue
+        rss, hwm = int(kv["rss_kb"]) / 1024, int(kv["hwm_kb"]) / 1024
+        verdict = "met" if rss < MEMORY_BUDGET_MB else "**missed**"
+        out.append(f"| {label} | {rss:.1f} MB | {hwm:.1f} MB | {verdict} |")
+    return out + [""]
+
+
 def e2e_section(d):
     out = ["## End to end (lab, veth)", ""]
     if not d:
@@ -218,6 +251,7 @@ def main():
     p.add_argument("--maglev")
     p.add_argument("--api")
     p.add_argument("--health")
+    p.add_argument("--memory")
     p.add_argument("--e2e")
     p.add_argument("--out", required=True)
     a = p.parse_args()
@@ -240,6 +274,7 @@ def main():
         "backend changes/s through the gRPC API, batched and single "
         "(the API benchmark has not landed)")
     out += health_section(a.health)
+    out += memory_section(a.memory)
     out += e2e_section(load_json(a.e2e))
     with open(a.out, "w") as f:
         f.write("\n".join(out).rstrip() + "\n")
