@@ -2,7 +2,8 @@
 """Turns the benchmarks' machine-readable output into BENCHMARKS.md.
 
 Called by tools/bench/run; every input but --machine and --command is
-optional, and a missing one becomes a row that says "not measured".
+optional, and a missing one (a benchmark that failed) becomes a row that
+says "not measured".
 """
 import argparse
 import json
@@ -158,7 +159,7 @@ def generic_section(title, d, raw_path, missing):
         with open(raw_path) as f:
             return out + ["```", f.read().rstrip(), "```", ""]
     return out + ["| measurement | result |", "| --- | --- |",
-                  f"| {missing} | **not measured yet** |", ""]
+                  f"| {missing} | **not measured** (the benchmark failed) |", ""]
 
 
 def health_section(path):
