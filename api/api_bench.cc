@@ -49,12 +49,14 @@ Result Run(v1::LoadBalancer::Stub& stub, const v1::VipKey& vip, int batch,
   uint64_t changes = 0;
   bool adding = true;
   const auto start = Clock::now();
-  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+  while (std::chrono::duration<double>(Clock::now() - start).count() <
+         seconds) {
     v1::UpdateBackendsRequest request;
     for (int i = 0; i < batch; ++i) {
-      const std::string address =
-          absl::StrCat("10.", first_octet + i / 65536, ".", (i / 256) % 256, ".", i % 256);
-      *request.add_changes() = adding ? Add(vip, address) : Remove(vip, address);
+      const std::string address = absl::StrCat(
+          "10.", first_octet + i / 65536, ".", (i / 256) % 256, ".", i % 256);
+      *request.add_changes() =
+          adding ? Add(vip, address) : Remove(vip, address);
     }
     grpc::ClientContext context;
     v1::UpdateBackendsResponse response;
@@ -63,7 +65,8 @@ Result Run(v1::LoadBalancer::Stub& stub, const v1::VipKey& vip, int batch,
     latencies.push_back(
         std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     if (!status.ok()) {
-      std::fprintf(stderr, "UpdateBackends: %s\n", status.error_message().c_str());
+      std::fprintf(stderr, "UpdateBackends: %s\n",
+                   status.error_message().c_str());
       std::exit(1);
     }
     changes += batch;
@@ -97,13 +100,15 @@ int Main(int argc, char** argv) {
     } else if (arg == "--no-state") {
       persist = false;  // to see what the state file's fsyncs cost
     } else {
-      std::fprintf(stderr, "usage: api_bench [--batch=N] [--seconds=S] "
-                           "[--ring-size=M] [--in-memory] [--no-state]\n");
+      std::fprintf(stderr,
+                   "usage: api_bench [--batch=N] [--seconds=S] "
+                   "[--ring-size=M] [--in-memory] [--no-state]\n");
       return 2;
     }
   }
   SetLogLevel(LogLevel::kWarning);
-  const DataplaneLimits limits{.max_vips = 16, .max_backends = 4096,
+  const DataplaneLimits limits{.max_vips = 16,
+                               .max_backends = 4096,
                                .max_ring_size = XLB_MAX_RING_SIZE,
                                .max_conns = 1024};
   std::unique_ptr<DataplaneMaps> maps;
@@ -123,11 +128,12 @@ int Main(int argc, char** argv) {
   StateFile state(dir + "/state");
   auto balancer = *Balancer::Create(maps.get());
   auto controller = *Controller::Create(
-      balancer.get(), ControllerOptions{.state_file = persist ? &state : nullptr});
+      balancer.get(),
+      ControllerOptions{.state_file = persist ? &state : nullptr});
   LoadBalancerService service(controller.get(), nullptr, AgentInfo(), nullptr);
   const std::string socket = dir + "/xlbd.sock";
-  auto server = *ApiServer::Start(ListenerOptions{.unix_socket = socket},
-                                  {&service});
+  auto server =
+      *ApiServer::Start(ListenerOptions{.unix_socket = socket}, {&service});
   auto stub = v1::LoadBalancer::NewStub(grpc::CreateChannel(
       "unix:" + socket, grpc::InsecureChannelCredentials()));
 

@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
     }
   }
   // Reconciles the maps (adopted from an earlier run, or new) with it.
-  if (absl::Status s = balancer->Apply(ChangeSet{.ops = {ReplaceAllOp{config}}});
+  if (absl::Status s =
+          balancer->Apply(ChangeSet{.ops = {ReplaceAllOp{config}}});
       !s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("applying the persisted desired state to "
@@ -105,10 +106,10 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
   absl::MutexLock lock(&mu_);
   if (changes.expected_generation.has_value() &&
       *changes.expected_generation != generation_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "expected_generation: ", *changes.expected_generation,
-        " differs from the current generation ", generation_,
-        "; re-read the configuration and retry"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("expected_generation: ", *changes.expected_generation,
+                     " differs from the current generation ", generation_,
+                     "; re-read the configuration and retry"));
   }
   const std::shared_ptr<const Balancer::Snapshot> before =
       balancer_->TakeSnapshot();
@@ -166,14 +167,14 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
     }
   }
   if (!found) {
-    return absl::NotFoundError(absl::StrCat(
-        "backend: ", backend.ToString(), " is not a backend of ",
-        vip.ToString()));
+    return absl::NotFoundError(absl::StrCat("backend: ", backend.ToString(),
+                                            " is not a backend of ",
+                                            vip.ToString()));
   }
   const bool healthy = verdict.healthy;
-  if (absl::Status s = balancer_->Apply(ChangeSet{
-          .ops = {SetHealthOp{
-              .vip = vip, .address = backend, .healthy = healthy}}});
+  if (absl::Status s = balancer_->Apply(
+          ChangeSet{.ops = {SetHealthOp{
+                        .vip = vip, .address = backend, .healthy = healthy}}});
       !s.ok()) {
     return s;
   }

@@ -37,8 +37,8 @@ absl::StatusOr<absl::Duration> DurationFromProto(
   }
   if (d.seconds() < 0 || d.nanos() < 0) {
     return Invalid(path, field,
-                   absl::StrCat("{seconds: ", d.seconds(), ", nanos: ",
-                                d.nanos(), "} is negative"));
+                   absl::StrCat("{seconds: ", d.seconds(),
+                                ", nanos: ", d.nanos(), "} is negative"));
   }
   if (d.seconds() > 315576000000) {
     return Invalid(path, field,
@@ -55,11 +55,12 @@ absl::StatusOr<Protocol> ProtocolFromProto(v1::Protocol protocol,
     case v1::PROTOCOL_UDP:
       return Protocol::kUdp;
     case v1::PROTOCOL_UNSPECIFIED:
-      return Invalid(path, "protocol", "required (PROTOCOL_TCP or PROTOCOL_UDP)");
-    default:
       return Invalid(path, "protocol",
-                     absl::StrCat(static_cast<int>(protocol),
-                                  " is not a Protocol value"));
+                     "required (PROTOCOL_TCP or PROTOCOL_UDP)");
+    default:
+      return Invalid(
+          path, "protocol",
+          absl::StrCat(static_cast<int>(protocol), " is not a Protocol value"));
   }
 }
 
@@ -101,10 +102,12 @@ v1::HealthCheckType HealthCheckTypeToProto(HealthCheckType type) {
   return v1::HEALTH_CHECK_TYPE_UNSPECIFIED;
 }
 
-absl::StatusOr<HealthCheckSpec> HealthCheckFromProto(
-    const v1::HealthCheck& hc, const VipKey& vip, absl::string_view path) {
+absl::StatusOr<HealthCheckSpec> HealthCheckFromProto(const v1::HealthCheck& hc,
+                                                     const VipKey& vip,
+                                                     absl::string_view path) {
   HealthCheckSpec spec;
-  absl::StatusOr<HealthCheckType> type = HealthCheckTypeFromProto(hc.type(), path);
+  absl::StatusOr<HealthCheckType> type =
+      HealthCheckTypeFromProto(hc.type(), path);
   if (!type.ok()) return type.status();
   spec.type = *type;
   absl::StatusOr<uint16_t> port = PortFromProto(hc.port(), path, "port");
@@ -152,7 +155,8 @@ v1::HealthCheck HealthCheckToProto(const HealthCheckSpec& spec) {
   hc.set_fall(spec.fall);
   hc.set_http_path(spec.http_path);
   hc.set_http_host(spec.http_host);
-  for (uint32_t code : spec.http_expected_codes) hc.add_http_expected_codes(code);
+  for (uint32_t code : spec.http_expected_codes)
+    hc.add_http_expected_codes(code);
   hc.set_http_body_substring(spec.http_body_substring);
   hc.set_udp_request(spec.udp_request);
   hc.set_udp_response(spec.udp_response);
@@ -183,8 +187,8 @@ absl::StatusOr<std::optional<HealthOverride>> HealthOverrideFromProto(
   };
   for (const auto& d : durations) {
     if (!d.has) continue;
-    absl::StatusOr<absl::Duration> parsed = DurationFromProto(
-        true, d.value, absl::ZeroDuration(), path, d.field);
+    absl::StatusOr<absl::Duration> parsed =
+        DurationFromProto(true, d.value, absl::ZeroDuration(), path, d.field);
     if (!parsed.ok()) return parsed.status();
     d.out = *parsed;
   }
@@ -215,8 +219,8 @@ std::string FieldPath(absl::string_view path, absl::string_view field) {
 
 absl::StatusOr<IpAddress> AddressFromProto(const std::string& text,
                                            absl::string_view path) {
-  if (text.empty()) return absl::InvalidArgumentError(
-      absl::StrCat(path, ": required"));
+  if (text.empty())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": required"));
   absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
   if (!address.ok()) {
     return absl::InvalidArgumentError(
@@ -300,7 +304,8 @@ absl::StatusOr<VipConfig> VipFromProto(const v1::Vip& vip,
                                        absl::string_view path) {
   if (!vip.has_key()) return Invalid(path, "key", "required");
   VipConfig out;
-  absl::StatusOr<VipKey> key = VipKeyFromProto(vip.key(), FieldPath(path, "key"));
+  absl::StatusOr<VipKey> key =
+      VipKeyFromProto(vip.key(), FieldPath(path, "key"));
   if (!key.ok()) return key.status();
   out.key = *key;
   absl::StatusOr<VipSettings> settings = VipSettingsFromProto(
@@ -308,8 +313,9 @@ absl::StatusOr<VipConfig> VipFromProto(const v1::Vip& vip,
   if (!settings.ok()) return settings.status();
   out.settings = *std::move(settings);
   for (int i = 0; i < vip.backends_size(); ++i) {
-    absl::StatusOr<BackendConfig> backend = BackendFromProto(
-        vip.backends(i), out.key, FieldPath(path, absl::StrCat("backends[", i, "]")));
+    absl::StatusOr<BackendConfig> backend =
+        BackendFromProto(vip.backends(i), out.key,
+                         FieldPath(path, absl::StrCat("backends[", i, "]")));
     if (!backend.ok()) return backend.status();
     out.backends.push_back(*backend);
   }
@@ -337,22 +343,22 @@ absl::StatusOr<BalancerConfig> ConfigFromProto(const v1::Config& config,
 absl::StatusOr<Operation> BackendChangeFromProto(
     const v1::BackendChange& change, absl::string_view path) {
   if (!change.has_vip()) return Invalid(path, "vip", "required");
-  absl::StatusOr<VipKey> vip = VipKeyFromProto(change.vip(), FieldPath(path, "vip"));
+  absl::StatusOr<VipKey> vip =
+      VipKeyFromProto(change.vip(), FieldPath(path, "vip"));
   if (!vip.ok()) return vip.status();
   absl::StatusOr<IpAddress> address =
       AddressFromProto(change.address(), FieldPath(path, "address"));
   if (!address.ok()) return address.status();
   switch (change.change_case()) {
     case v1::BackendChange::kAdd: {
-      BackendConfig backend{.address = *address,
-                            .weight = change.add().has_weight()
-                                          ? change.add().weight()
-                                          : 1u,
-                            .drained = change.add().drained()};
+      BackendConfig backend{
+          .address = *address,
+          .weight = change.add().has_weight() ? change.add().weight() : 1u,
+          .drained = change.add().drained()};
       if (backend.weight > kMaxBackendWeight) {
-        return Invalid(path, "add.weight",
-                       absl::StrCat(backend.weight, " exceeds ",
-                                    kMaxBackendWeight));
+        return Invalid(
+            path, "add.weight",
+            absl::StrCat(backend.weight, " exceeds ", kMaxBackendWeight));
       }
       absl::StatusOr<std::optional<HealthOverride>> health_override =
           HealthOverrideFromProto(change.add().has_health_override(),
@@ -369,9 +375,9 @@ absl::StatusOr<Operation> BackendChangeFromProto(
       return RemoveBackendOp{.vip = *vip, .address = *address};
     case v1::BackendChange::kSetWeight:
       if (change.set_weight() > kMaxBackendWeight) {
-        return Invalid(path, "set_weight",
-                       absl::StrCat(change.set_weight(), " exceeds ",
-                                    kMaxBackendWeight));
+        return Invalid(
+            path, "set_weight",
+            absl::StrCat(change.set_weight(), " exceeds ", kMaxBackendWeight));
       }
       return SetWeightOp{
           .vip = *vip, .address = *address, .weight = change.set_weight()};

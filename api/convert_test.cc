@@ -19,7 +19,8 @@ TEST(ConvertTest, UnsetFieldsTakeTheModelDefaults) {
   v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
   vip.mutable_settings()->mutable_health_check()->set_type(
       v1::HEALTH_CHECK_TYPE_HTTP);
-  absl::StatusOr<VipConfig> config = VipFromProto(vip, DataplaneLimits(), "vip");
+  absl::StatusOr<VipConfig> config =
+      VipFromProto(vip, DataplaneLimits(), "vip");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->settings.ring_size, 65537u);
   EXPECT_EQ(config->settings.hash_mode, HashMode::kFiveTuple);
@@ -36,7 +37,8 @@ TEST(ConvertTest, UnsetFieldsTakeTheModelDefaults) {
 TEST(ConvertTest, ExplicitZeroWeightIsKept) {
   v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
   vip.mutable_backends(0)->set_weight(0);
-  EXPECT_EQ(VipFromProto(vip, DataplaneLimits(), "vip")->backends[0].weight, 0u);
+  EXPECT_EQ(VipFromProto(vip, DataplaneLimits(), "vip")->backends[0].weight,
+            0u);
 }
 
 TEST(ConvertTest, ModelToProtoToModelIsIdentity) {
@@ -53,7 +55,8 @@ TEST(ConvertTest, ModelToProtoToModelIsIdentity) {
   hc->set_udp_request("ping");
   hc->mutable_jitter()->set_nanos(250000000);
   const VipConfig model = *VipFromProto(vip, DataplaneLimits(), "vip");
-  const VipConfig again = *VipFromProto(VipToProto(model), DataplaneLimits(), "vip");
+  const VipConfig again =
+      *VipFromProto(VipToProto(model), DataplaneLimits(), "vip");
   EXPECT_EQ(model, again);
   EXPECT_EQ(again.settings.health_check->jitter, absl::Milliseconds(250));
 }
@@ -160,17 +163,22 @@ TEST(MetricsTest, RendersPrometheusNamesAndEscapesLabels) {
   *vip->mutable_key() = Key("2001:db8::1", 443);
   vip->set_packets(11);
   stats.add_backends()->set_address("198.51.100.1");
-  MetricsSnapshot snapshot{.stats = &stats,
-                           .requests = {{{"CreateVip", "OK"}, 2}},
-                           .generation = 4};
+  MetricsSnapshot snapshot{
+      .stats = &stats, .requests = {{{"CreateVip", "OK"}, 2}}, .generation = 4};
   const std::string text = RenderMetrics(snapshot);
   EXPECT_THAT(text, HasSubstr("# TYPE xlb_packets_total counter\n"));
-  EXPECT_THAT(text, HasSubstr("xlb_packets_total{reason=\"drop_no_backend\"} 7\n"));
   EXPECT_THAT(text,
-              HasSubstr("xlb_vip_packets_total{vip=\"[2001:db8::1]:443/tcp\"} 11\n"));
-  EXPECT_THAT(text, HasSubstr("xlb_backend_packets_total{backend=\"198.51.100.1\"} 0\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 2\n"));
+              HasSubstr("xlb_packets_total{reason=\"drop_no_backend\"} 7\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("xlb_vip_packets_total{vip=\"[2001:db8::1]:443/tcp\"} 11\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("xlb_backend_packets_total{backend=\"198.51.100.1\"} 0\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("xlb_config_generation 4\n"));
 }
 
@@ -182,17 +190,18 @@ TEST(MetricsTest, RendersHealthTransitionsAndProbeOutcomes) {
   counters.by_outcome[static_cast<size_t>(health::ProbeOutcome::kSuccess)] = 5;
   counters.by_outcome[static_cast<size_t>(health::ProbeOutcome::kTimeout)] = 2;
   MetricsSnapshot snapshot{
-      .health_transitions = {{.vip = vip,
-                              .backend = backend,
-                              .to_healthy = false,
-                              .count = 3}},
-      .health_probes = {{.vip = vip, .backend = backend, .counters = counters}}};
+      .health_transitions =
+          {{.vip = vip, .backend = backend, .to_healthy = false, .count = 3}},
+      .health_probes = {
+          {.vip = vip, .backend = backend, .counters = counters}}};
   const std::string text = RenderMetrics(snapshot);
   EXPECT_THAT(text, HasSubstr("# TYPE xlb_health_transitions_total counter\n"));
-  EXPECT_THAT(text, HasSubstr("xlb_health_transitions_total{vip=\"192.0.2.1:80/"
-                              "tcp\",backend=\"198.51.100.1\",to=\"down\"} 3\n"));
-  EXPECT_THAT(text, HasSubstr("xlb_health_probes_total{vip=\"192.0.2.1:80/tcp\","
-                              "backend=\"198.51.100.1\",outcome=\"success\"} 5\n"));
+  EXPECT_THAT(text,
+              HasSubstr("xlb_health_transitions_total{vip=\"192.0.2.1:80/"
+                        "tcp\",backend=\"198.51.100.1\",to=\"down\"} 3\n"));
+  EXPECT_THAT(text,
+              HasSubstr("xlb_health_probes_total{vip=\"192.0.2.1:80/tcp\","
+                        "backend=\"198.51.100.1\",outcome=\"success\"} 5\n"));
   EXPECT_THAT(text, HasSubstr("outcome=\"timeout\"} 2\n"));
   EXPECT_THAT(text, Not(HasSubstr("outcome=\"refused\"")));
 }

@@ -130,8 +130,8 @@ void HealthSync::Sync() {
         old != specs_.end() && *old->second == *vip.settings.health_check) {
       spec = old->second;
     } else {
-      spec = std::make_shared<const HealthCheckSpec>(
-          *vip.settings.health_check);
+      spec =
+          std::make_shared<const HealthCheckSpec>(*vip.settings.health_check);
     }
     std::map<IpAddress, const HealthOverride*> override_of;
     for (const BackendConfig& backend : vip.backends) {

@@ -80,7 +80,7 @@ class HealthSync {
   const health::ProbeMode mode_;
   std::unique_ptr<health::HealthChecker> checker_;
 
-  mutable std::mutex sync_mu_;  // serializes Sync
+  mutable std::mutex sync_mu_;                  // serializes Sync
   std::map<VipKey, health::SharedSpec> specs_;  // guarded by sync_mu_
 
   mutable std::mutex queue_mu_;

@@ -45,7 +45,8 @@ class Listener {
 };
 
 bool Eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -55,7 +56,8 @@ bool Eventually(const std::function<bool()>& condition) {
 
 TEST(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   auto harness = *ApiHarness::Start();
-  auto sync = HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  auto sync =
+      HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 
@@ -132,7 +134,8 @@ grpc::Status Create(ApiHarness& harness, const v1::Vip& vip) {
 
 TEST(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
   auto harness = *ApiHarness::Start();
-  auto sync = HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  auto sync =
+      HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 
@@ -164,7 +167,8 @@ TEST(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
       health::testing::MakeSelfSignedCertificate();
   health::testing::HttpServer server({.body = "ok"}, &cert);
   auto harness = *ApiHarness::Start();
-  auto sync = HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  auto sync =
+      HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 

@@ -34,9 +34,9 @@ std::string Label(absl::string_view value) {
 
 std::string VipLabel(const v1::VipKey& key) {
   const bool v6 = key.address().find(':') != std::string::npos;
-  return Label(absl::StrCat(v6 ? "[" : "", key.address(), v6 ? "]" : "", ":",
-                            key.port(),
-                            key.protocol() == v1::PROTOCOL_UDP ? "/udp" : "/tcp"));
+  return Label(
+      absl::StrCat(v6 ? "[" : "", key.address(), v6 ? "]" : "", ":", key.port(),
+                   key.protocol() == v1::PROTOCOL_UDP ? "/udp" : "/tcp"));
 }
 
 void Header(std::string& out, absl::string_view name, absl::string_view type,
@@ -162,8 +162,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   uint32_t port = 0;
   if (colon == std::string::npos ||
       !absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-address: \"", address, "\" is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-address: \"", address, "\" is not host:port"));
   }
   std::string host = address.substr(0, colon);
   host = std::string(absl::StripSuffix(absl::StripPrefix(host, "["), "]"));
@@ -187,14 +187,15 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   std::memcpy(&addr, info->ai_addr, info->ai_addrlen);
   const socklen_t length = info->ai_addrlen;
   freeaddrinfo(info);
-  reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(static_cast<uint16_t>(port));  // same offset in v6
+  reinterpret_cast<sockaddr_in*>(&addr)->sin_port =
+      htons(static_cast<uint16_t>(port));  // same offset in v6
   if (!server->listen_fd_.valid() ||
       bind(server->listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr),
            length) != 0 ||
       listen(server->listen_fd_.get(), 16) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "--metrics-address: cannot listen on ", address, ": ",
-        std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("--metrics-address: cannot listen on ", address, ": ",
+                     std::strerror(errno)));
   }
   socklen_t bound_length = sizeof(addr);
   getsockname(server->listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr),
@@ -207,8 +208,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   server->wake_read_ = UniqueFd(pipe_fds[0]);
   server->wake_write_ = UniqueFd(pipe_fds[1]);
   server->thread_ = std::thread([s = server.get()] { s->Serve(); });
-  LogInfo("metrics", "serving /metrics", {{"address", address},
-                                          {"port", server->port_}});
+  LogInfo("metrics", "serving /metrics",
+          {{"address", address}, {"port", server->port_}});
   return server;
 }
 
@@ -221,7 +222,8 @@ MetricsServer::~MetricsServer() {
 
 void MetricsServer::Serve() {
   for (;;) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
+    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0},
+                     {wake_read_.get(), POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return;

@@ -60,15 +60,16 @@ absl::Status PrepareUnixSocket(const std::string& path) {
   if (!dir.empty()) {
     std::filesystem::create_directories(dir, error);
     if (error) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--listen-unix: cannot create ", dir.string(), ": ", error.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--listen-unix: cannot create ", dir.string(), ": ",
+                       error.message()));
     }
   }
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--listen-unix: ", path, " exists and is not a socket"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--listen-unix: ", path, " exists and is not a socket"));
     }
     if (SocketInUse(path)) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -86,7 +87,8 @@ absl::Status ValidateListenerOptions(const ListenerOptions& options) {
     return absl::InvalidArgumentError(
         "no API listener: give --listen-unix and/or --listen-tcp");
   }
-  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  const bool tls =
+      !options.tls_cert_file.empty() || !options.tls_key_file.empty();
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "--tls-cert and --tls-key: give both or neither");
@@ -149,8 +151,9 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
       ssl.pem_key_cert_pairs.push_back({*key, *cert});
       credentials = grpc::SslServerCredentials(ssl);
     } else {
-      LogWarning("api", "TCP listener WITHOUT TLS: anyone who reaches it "
-                        "controls the load balancer",
+      LogWarning("api",
+                 "TCP listener WITHOUT TLS: anyone who reaches it "
+                 "controls the load balancer",
                  {{"address", options.tcp_address}});
       credentials = grpc::InsecureServerCredentials();
     }

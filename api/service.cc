@@ -60,7 +60,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-void RequestCounters::Count(const std::string& method, const std::string& code) {
+void RequestCounters::Count(const std::string& method,
+                            const std::string& code) {
   absl::MutexLock lock(&mu_);
   ++counts_[{method, code}];
 }
@@ -83,8 +84,7 @@ template <typename Fn>
 grpc::Status LoadBalancerService::Handle(const char* method, Fn&& fn) {
   const absl::Status status = fn();
   const int code = static_cast<int>(status.code());
-  const char* code_name =
-      code >= 0 && code < 17 ? kCodeNames[code] : "UNKNOWN";
+  const char* code_name = code >= 0 && code < 17 ? kCodeNames[code] : "UNKNOWN";
   if (counters_ != nullptr) counters_->Count(method, code_name);
   if (!status.ok()) {
     const bool server_side = status.code() == absl::StatusCode::kInternal ||
@@ -105,12 +105,12 @@ grpc::Status LoadBalancerService::CreateVip(grpc::ServerContext*,
     absl::StatusOr<VipConfig> vip =
         VipFromProto(request->vip(), controller_->limits(), "vip");
     if (!vip.ok()) return vip.status();
-    absl::StatusOr<uint64_t> generation = controller_->Change(
-        ChangeSet{.ops = {CreateVipOp{*std::move(vip)}},
-                  .expected_generation =
-                      ExpectedGeneration(request->has_expected_generation(),
-                                         request->expected_generation())},
-        "CreateVip");
+    absl::StatusOr<uint64_t> generation =
+        controller_->Change(ChangeSet{.ops = {CreateVipOp{*std::move(vip)}},
+                                      .expected_generation = ExpectedGeneration(
+                                          request->has_expected_generation(),
+                                          request->expected_generation())},
+                            "CreateVip");
     if (!generation.ok()) {
       return RenameFields(generation.status(), {{"ops[0].", ""}});
     }
@@ -150,12 +150,12 @@ grpc::Status LoadBalancerService::DeleteVip(grpc::ServerContext*,
     if (!request->has_key()) return Required("key");
     absl::StatusOr<VipKey> key = VipKeyFromProto(request->key(), "key");
     if (!key.ok()) return key.status();
-    absl::StatusOr<uint64_t> generation = controller_->Change(
-        ChangeSet{.ops = {DeleteVipOp{.key = *key}},
-                  .expected_generation =
-                      ExpectedGeneration(request->has_expected_generation(),
-                                         request->expected_generation())},
-        "DeleteVip");
+    absl::StatusOr<uint64_t> generation =
+        controller_->Change(ChangeSet{.ops = {DeleteVipOp{.key = *key}},
+                                      .expected_generation = ExpectedGeneration(
+                                          request->has_expected_generation(),
+                                          request->expected_generation())},
+                            "DeleteVip");
     if (!generation.ok()) {
       return RenameFields(generation.status(), {{"ops[0].", ""}});
     }
@@ -178,8 +178,7 @@ grpc::Status LoadBalancerService::GetVip(grpc::ServerContext*,
       response->set_generation(snapshot.generation);
       return absl::OkStatus();
     }
-    return absl::NotFoundError(
-        absl::StrCat("key: no VIP ", key->ToString()));
+    return absl::NotFoundError(absl::StrCat("key: no VIP ", key->ToString()));
   });
 }
 
@@ -203,9 +202,9 @@ grpc::Status LoadBalancerService::UpdateBackends(
     if (request->changes_size() == 0) {
       return absl::InvalidArgumentError("changes: empty; give at least one");
     }
-    ChangeSet changes{
-        .expected_generation = ExpectedGeneration(
-            request->has_expected_generation(), request->expected_generation())};
+    ChangeSet changes{.expected_generation =
+                          ExpectedGeneration(request->has_expected_generation(),
+                                             request->expected_generation())};
     for (int i = 0; i < request->changes_size(); ++i) {
       absl::StatusOr<Operation> op = BackendChangeFromProto(
           request->changes(i), absl::StrCat("changes[", i, "]"));
@@ -216,7 +215,8 @@ grpc::Status LoadBalancerService::UpdateBackends(
         controller_->Change(changes, "UpdateBackends");
     if (!generation.ok()) {
       return RenameFields(generation.status(),
-                          {{"ops[", "changes["}, {".backend.address", ".address"},
+                          {{"ops[", "changes["},
+                           {".backend.address", ".address"},
                            {".backend.health_override", ".add.health_override"},
                            {".weight", ".set_weight"}});
     }
@@ -237,12 +237,12 @@ grpc::Status LoadBalancerService::SetConfig(grpc::ServerContext*,
     absl::StatusOr<BalancerConfig> config =
         ConfigFromProto(request->config(), controller_->limits(), "config");
     if (!config.ok()) return config.status();
-    absl::StatusOr<uint64_t> generation = controller_->Change(
-        ChangeSet{.ops = {ReplaceAllOp{*std::move(config)}},
-                  .expected_generation =
-                      ExpectedGeneration(request->has_expected_generation(),
-                                         request->expected_generation())},
-        "SetConfig");
+    absl::StatusOr<uint64_t> generation =
+        controller_->Change(ChangeSet{.ops = {ReplaceAllOp{*std::move(config)}},
+                                      .expected_generation = ExpectedGeneration(
+                                          request->has_expected_generation(),
+                                          request->expected_generation())},
+                            "SetConfig");
     if (!generation.ok()) {
       return RenameFields(generation.status(), {{"ops[0].", "config."}});
     }
@@ -259,12 +259,12 @@ grpc::Status LoadBalancerService::SetVip(grpc::ServerContext*,
     absl::StatusOr<VipConfig> vip =
         VipFromProto(request->vip(), controller_->limits(), "vip");
     if (!vip.ok()) return vip.status();
-    absl::StatusOr<uint64_t> generation = controller_->Change(
-        ChangeSet{.ops = {ReplaceVipOp{*std::move(vip)}},
-                  .expected_generation =
-                      ExpectedGeneration(request->has_expected_generation(),
-                                         request->expected_generation())},
-        "SetVip");
+    absl::StatusOr<uint64_t> generation =
+        controller_->Change(ChangeSet{.ops = {ReplaceVipOp{*std::move(vip)}},
+                                      .expected_generation = ExpectedGeneration(
+                                          request->has_expected_generation(),
+                                          request->expected_generation())},
+                            "SetVip");
     if (!generation.ok()) {
       return RenameFields(generation.status(), {{"ops[0].", ""}});
     }
@@ -369,8 +369,8 @@ grpc::Status LoadBalancerService::WatchEvents(
   uint64_t cursor = events.last_sequence();
   bool other_run = false;
   if (request->has_agent_start_time()) {
-    other_run = TimeFromProto(request->agent_start_time()) !=
-                events.agent_start();
+    other_run =
+        TimeFromProto(request->agent_start_time()) != events.agent_start();
   }
   if (other_run) {
     cursor = 0;

@@ -70,8 +70,7 @@ class LoadBalancerService final : public v1::LoadBalancer::Service {
                         v1::GetStatsResponse*) override;
   grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
                          v1::GetStatusResponse*) override;
-  grpc::Status WatchEvents(grpc::ServerContext*,
-                           const v1::WatchEventsRequest*,
+  grpc::Status WatchEvents(grpc::ServerContext*, const v1::WatchEventsRequest*,
                            grpc::ServerWriter<v1::Event>*) override;
 
   // GetStats without gRPC (the metrics endpoint uses it).

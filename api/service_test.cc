@@ -186,7 +186,8 @@ TEST_F(ServiceTest, SetConfigRoundTripsThroughGetConfig) {
             "/healthz");
 }
 
-TEST_F(ServiceTest, StaleExpectedGenerationIsFailedPreconditionAndChangesNothing) {
+TEST_F(ServiceTest,
+       StaleExpectedGenerationIsFailedPreconditionAndChangesNothing) {
   ASSERT_TRUE(CreateVip(Vip(web_, {"198.51.100.1"})).ok());
   v1::SetVipRequest request;
   *request.mutable_vip() = Vip(web_, {"198.51.100.9"});
@@ -218,8 +219,8 @@ TEST_F(ServiceTest, FailedPersistRollsBackMapsAndConfig) {
   const v1::GetConfigResponse config_before = GetConfig();
   std::filesystem::remove_all(harness_->dir() + "/state");  // saving fails
 
-  grpc::Status status = UpdateBackends(
-      {Add(web_, "198.51.100.2"), Remove(web_, "198.51.100.1")});
+  grpc::Status status =
+      UpdateBackends({Add(web_, "198.51.100.2"), Remove(web_, "198.51.100.1")});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(), HasSubstr("rolled back"));
   EXPECT_TRUE(Equal(GetConfig(), config_before));
@@ -266,7 +267,8 @@ TEST_F(ServiceTest, RestartKeepsHealthOverridesAndHttpsVerify) {
 TEST_F(ServiceTest, CorruptStateFileRefusesToStart) {
   ASSERT_TRUE(CreateVip(Vip(web_, {"198.51.100.1"})).ok());
   harness_->Stop();
-  std::ofstream(harness_->state_path(), std::ios::trunc) << "xlb-state 1 5 00\nvips";
+  std::ofstream(harness_->state_path(), std::ios::trunc)
+      << "xlb-state 1 5 00\nvips";
   absl::Status status = harness_->Restart();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), HasSubstr(".prev"));
@@ -285,9 +287,10 @@ TEST_F(ServiceTest, StatusReportsBackendHealthAndMapUsage) {
       v1::HEALTH_CHECK_TYPE_TCP);
   ASSERT_TRUE(CreateVip(vip).ok());
   VipKey key{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
-  ASSERT_TRUE(harness_->controller()
-                  .SetHealth(key, *IpAddress::Parse("198.51.100.2"), {.healthy = true})
-                  .ok());
+  ASSERT_TRUE(
+      harness_->controller()
+          .SetHealth(key, *IpAddress::Parse("198.51.100.2"), {.healthy = true})
+          .ok());
   grpc::ClientContext context;
   v1::GetStatusResponse status;
   ASSERT_TRUE(stub().GetStatus(&context, {}, &status).ok());
@@ -404,11 +407,11 @@ TEST_F(ServiceTest, HealthTransitionIsAnEventAndReachesTheRing) {
   EXPECT_TRUE(harness_->maps().contents().rings.empty());  // starts down
   VipKey key{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
   const IpAddress backend = *IpAddress::Parse("198.51.100.1");
-  ASSERT_TRUE(harness_->controller()
-                  .SetHealth(key, backend,
-                             {.healthy = true,
-                              .latency = absl::Milliseconds(3)})
-                  .ok());
+  ASSERT_TRUE(
+      harness_->controller()
+          .SetHealth(key, backend,
+                     {.healthy = true, .latency = absl::Milliseconds(3)})
+          .ok());
   EXPECT_EQ(harness_->maps().contents().rings.size(), 1u);
   ASSERT_TRUE(harness_->controller()
                   .SetHealth(key, backend,
@@ -495,12 +498,12 @@ grpc::Status RawCall(grpc::Channel* channel, const std::string& method,
 TEST_F(ServiceTest, StandardHealthServiceAnswersServing) {
   // grpc.health.v1.HealthCheckRequest{service: "xlb.v1.LoadBalancer"}.
   const std::string service = "xlb.v1.LoadBalancer";
-  std::string request = std::string("\x0a", 1) +
-                        static_cast<char>(service.size()) + service;
+  std::string request =
+      std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
   std::string response;
-  grpc::Status status = RawCall(harness_->channel().get(),
-                                "/grpc.health.v1.Health/Check", request,
-                                &response);
+  grpc::Status status =
+      RawCall(harness_->channel().get(), "/grpc.health.v1.Health/Check",
+              request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response, std::string("\x08\x01", 2));  // status: SERVING
 }
@@ -512,7 +515,8 @@ TEST_F(ServiceTest, ReflectionListsTheService) {
       grpc::internal::RpcMethod::BIDI_STREAMING);
   std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
       stream(grpc::internal::ClientReaderWriterFactory<
-             grpc::ByteBuffer, grpc::ByteBuffer>::Create(harness_->channel().get(),
+             grpc::ByteBuffer, grpc::ByteBuffer>::Create(harness_->channel()
+                                                             .get(),
                                                          method, &context));
   // ServerReflectionRequest{list_services: ""}.
   grpc::Slice slice(std::string("\x3a\x00", 2));

@@ -71,11 +71,10 @@ absl::StatusOr<v1::GetStatsResponse> ReadStats(
   return response;
 }
 
-std::vector<v1::MapUsage> MapUsages(Dataplane* dataplane,
-                                    const DataplaneLimits& limits,
-                                    const BalancerConfig& config,
-                                    const std::vector<VipStatus>& vips,
-                                    const std::vector<BackendStatus>& backends) {
+std::vector<v1::MapUsage> MapUsages(
+    Dataplane* dataplane, const DataplaneLimits& limits,
+    const BalancerConfig& config, const std::vector<VipStatus>& vips,
+    const std::vector<BackendStatus>& backends) {
   auto usage = [](const char* name, uint64_t used, uint64_t capacity,
                   uint64_t memory) {
     v1::MapUsage u;
@@ -99,7 +98,8 @@ std::vector<v1::MapUsage> MapUsages(Dataplane* dataplane,
   const uint64_t vip_entries = config.vips.size() + echo.size();
   uint64_t conns = 0;
   if (dataplane != nullptr) {
-    if (absl::StatusOr<uint32_t> n = dataplane->CountConns(); n.ok()) conns = *n;
+    if (absl::StatusOr<uint32_t> n = dataplane->CountConns(); n.ok())
+      conns = *n;
   }
   return {
       usage("vips", vip_entries, limits.max_vips,

@@ -36,7 +36,8 @@ class Certificates {
     char dir_template[] = "/tmp/xlb-tls-XXXXXX";
     dir_ = mkdtemp(dir_template);
     ok_ = MakeCa("ca1") && MakeCa("ca2") &&
-          MakeCert("server", "ca1", "subjectAltName=IP:127.0.0.1,DNS:localhost") &&
+          MakeCert("server", "ca1",
+                   "subjectAltName=IP:127.0.0.1,DNS:localhost") &&
           MakeCert("client", "ca1", "") && MakeCert("stranger", "ca2", "");
   }
   ~Certificates() { std::filesystem::remove_all(dir_); }
@@ -61,11 +62,11 @@ class Certificates {
     return Run(absl::StrCat("openssl req -newkey rsa:2048 -nodes -subj /CN=",
                             name, " -keyout ", Path(name + ".key"), " -out ",
                             Path(name + ".csr"))) &&
-           Run(absl::StrCat("openssl x509 -req -days 1 -in ", Path(name + ".csr"),
-                            " -CA ", Path(ca + ".pem"), " -CAkey ",
-                            Path(ca + ".key"), " -CAcreateserial -out ",
-                            Path(name + ".pem"), " -extfile ",
-                            Path(name + ".ext")));
+           Run(absl::StrCat("openssl x509 -req -days 1 -in ",
+                            Path(name + ".csr"), " -CA ", Path(ca + ".pem"),
+                            " -CAkey ", Path(ca + ".key"),
+                            " -CAcreateserial -out ", Path(name + ".pem"),
+                            " -extfile ", Path(name + ".ext")));
   }
 
   std::string dir_;
@@ -81,8 +82,8 @@ class TlsTest : public ::testing::Test {
     ASSERT_TRUE(certs_->ok()) << "openssl could not make test certificates";
     balancer_ = *Balancer::Create(&maps_);
     controller_ = *Controller::Create(balancer_.get(), ControllerOptions());
-    service_ = std::make_unique<LoadBalancerService>(
-        controller_.get(), nullptr, AgentInfo(), nullptr);
+    service_ = std::make_unique<LoadBalancerService>(controller_.get(), nullptr,
+                                                     AgentInfo(), nullptr);
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -107,9 +108,9 @@ class TlsTest : public ::testing::Test {
       ssl.pem_private_key = Read(certs_->Path(client + ".key"));
       ssl.pem_cert_chain = Read(certs_->Path(client + ".pem"));
     }
-    auto channel = grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->tcp_port()),
-        grpc::SslCredentials(ssl));
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->tcp_port()),
+                            grpc::SslCredentials(ssl));
     auto stub = v1::LoadBalancer::NewStub(channel);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
@@ -152,9 +153,9 @@ TEST_F(TlsTest, ServerOnlyTlsAcceptsClientsWithoutCertificates) {
 
 TEST_F(TlsTest, PlaintextClientCannotTalkToATlsListener) {
   StartTls(/*mutual=*/false);
-  auto stub = v1::LoadBalancer::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", server_->tcp_port()),
-      grpc::InsecureChannelCredentials()));
+  auto stub = v1::LoadBalancer::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->tcp_port()),
+                          grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(5));
@@ -170,24 +171,24 @@ TEST(ListenerOptionsTest, TcpWithoutTlsIsRefused) {
 }
 
 TEST(ListenerOptionsTest, TcpWithoutTlsNeedsTheLoudFlag) {
-  EXPECT_TRUE(ValidateListenerOptions(
-                  ListenerOptions{.unix_socket = "",
-                                  .tcp_address = "127.0.0.1:0",
-                                  .insecure_tcp_without_tls = true})
-                  .ok());
+  EXPECT_TRUE(
+      ValidateListenerOptions(ListenerOptions{.unix_socket = "",
+                                              .tcp_address = "127.0.0.1:0",
+                                              .insecure_tcp_without_tls = true})
+          .ok());
 }
 
 TEST(ListenerOptionsTest, IncompleteTlsIsRefused) {
-  EXPECT_THAT(ValidateListenerOptions(
-                  ListenerOptions{.tcp_address = "127.0.0.1:0",
-                                  .tls_cert_file = "/x.pem"})
-                  .message(),
-              HasSubstr("--tls-key"));
-  EXPECT_THAT(ValidateListenerOptions(
-                  ListenerOptions{.tcp_address = "127.0.0.1:0",
-                                  .tls_client_ca_file = "/ca.pem"})
-                  .message(),
-              HasSubstr("--tls-client-ca"));
+  EXPECT_THAT(
+      ValidateListenerOptions(ListenerOptions{.tcp_address = "127.0.0.1:0",
+                                              .tls_cert_file = "/x.pem"})
+          .message(),
+      HasSubstr("--tls-key"));
+  EXPECT_THAT(
+      ValidateListenerOptions(ListenerOptions{.tcp_address = "127.0.0.1:0",
+                                              .tls_client_ca_file = "/ca.pem"})
+          .message(),
+      HasSubstr("--tls-client-ca"));
   EXPECT_THAT(
       ValidateListenerOptions(ListenerOptions{.unix_socket = ""}).message(),
       HasSubstr("no API listener"));
@@ -198,12 +199,12 @@ TEST(ListenerOptionsTest, UnreadableCertificateIsAClearError) {
   auto balancer = *Balancer::Create(&maps);
   auto controller = *Controller::Create(balancer.get(), ControllerOptions());
   LoadBalancerService service(controller.get(), nullptr, AgentInfo(), nullptr);
-  auto server = ApiServer::Start(
-      ListenerOptions{.unix_socket = "",
-                      .tcp_address = "127.0.0.1:0",
-                      .tls_cert_file = "/nonexistent/cert.pem",
-                      .tls_key_file = "/nonexistent/key.pem"},
-      {&service});
+  auto server =
+      ApiServer::Start(ListenerOptions{.unix_socket = "",
+                                       .tcp_address = "127.0.0.1:0",
+                                       .tls_cert_file = "/nonexistent/cert.pem",
+                                       .tls_key_file = "/nonexistent/key.pem"},
+                       {&service});
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(server.status().message(),
               HasSubstr("--tls-cert: cannot read /nonexistent/cert.pem"));

@@ -106,8 +106,8 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
     std::error_code ec;
     std::filesystem::create_directories(options.pin_dir, ec);
     if (ec)
-      return absl::FailedPreconditionError(absl::StrCat(
-          "pin directory ", options.pin_dir, ": ", ec.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("pin directory ", options.pin_dir, ": ", ec.message()));
     if (auto s = CheckBpffs(options.pin_dir); !s.ok()) return s;
   }
 
@@ -120,8 +120,10 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
     bpf_map* map;
     uint32_t size;
   } sizes[] = {
-      {bal->maps.vips, l.max_vips},         {bal->maps.rings, l.max_vips},
-      {bal->maps.vip_stats, l.max_vips},    {bal->maps.backends, l.max_backends},
+      {bal->maps.vips, l.max_vips},
+      {bal->maps.rings, l.max_vips},
+      {bal->maps.vip_stats, l.max_vips},
+      {bal->maps.backends, l.max_backends},
       {bal->maps.backend_stats, l.max_backends},
       {bal->maps.conns, l.max_conns},
   };
@@ -129,10 +131,10 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
     if (int ret = bpf_map__set_max_entries(map, size))
       return BpfError(ret, absl::StrCat("size map ", bpf_map__name(map)));
   }
-  bpf_map* pinned[] = {bal->maps.vips,          bal->maps.rings,
-                       bal->maps.backends,      bal->maps.conns,
-                       bal->maps.config,        bal->maps.stats,
-                       bal->maps.vip_stats,     bal->maps.backend_stats};
+  bpf_map* pinned[] = {bal->maps.vips,      bal->maps.rings,
+                       bal->maps.backends,  bal->maps.conns,
+                       bal->maps.config,    bal->maps.stats,
+                       bal->maps.vip_stats, bal->maps.backend_stats};
   if (!options.pin_dir.empty()) {
     for (bpf_map* map : pinned) {
       std::string path = dp->PinPath(bpf_map__name(map));
@@ -141,16 +143,16 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
     }
   }
   if (int ret = xlb_balancer__load(bal))
-    return BpfError(ret, absl::StrCat(
-                             "load balancer program (a pinned map whose "
-                             "layout differs is refused: see `xlbd --remove`)"));
+    return BpfError(
+        ret, absl::StrCat("load balancer program (a pinned map whose "
+                          "layout differs is refused: see `xlbd --remove`)"));
 
   xlb_healthcheck* hc = xlb_healthcheck__open();
   if (!hc) return BpfError(-errno, "open health-probe object");
   dp->healthcheck_ = hc;
   // The probe program reads the balancer's own backends and config.
-  if (int ret = bpf_map__reuse_fd(hc->maps.backends,
-                                  bpf_map__fd(bal->maps.backends)))
+  if (int ret =
+          bpf_map__reuse_fd(hc->maps.backends, bpf_map__fd(bal->maps.backends)))
     return BpfError(ret, "share backends map with health-probe program");
   if (int ret =
           bpf_map__reuse_fd(hc->maps.config, bpf_map__fd(bal->maps.config)))
@@ -213,10 +215,10 @@ absl::Status Dataplane::AttachXdp(const std::string& ifname, XdpMode mode) {
     }
     if (link.valid()) {
       if (static_cast<int>(info.xdp.ifindex) != *ifindex)
-        return absl::FailedPreconditionError(absl::StrCat(
-            "pinned XDP link ", link_pin, " is attached to interface index ",
-            info.xdp.ifindex, ", not ", ifname,
-            "; remove the data plane first"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("pinned XDP link ", link_pin,
+                         " is attached to interface index ", info.xdp.ifindex,
+                         ", not ", ifname, "; remove the data plane first"));
       // Upgrade in place: the new program replaces the old one atomically.
       if (int ret = bpf_link_update(link.get(), balancer_prog_fd(), nullptr))
         return BpfError(ret, absl::StrCat("replace XDP program on ", ifname));
@@ -231,9 +233,9 @@ absl::Status Dataplane::AttachXdp(const std::string& ifname, XdpMode mode) {
   if (query.prog_id || query.drv_prog_id || query.skb_prog_id)
     return absl::FailedPreconditionError(absl::StrCat(
         "interface ", ifname, " already has XDP program id ",
-        query.prog_id ? query.prog_id
-                      : (query.drv_prog_id ? query.drv_prog_id
-                                           : query.skb_prog_id),
+        query.prog_id
+            ? query.prog_id
+            : (query.drv_prog_id ? query.drv_prog_id : query.skb_prog_id),
         "; detach it first (ip link set dev ", ifname, " xdp off)"));
 
   LIBBPF_OPTS(bpf_link_create_opts, link_opts);
@@ -242,10 +244,10 @@ absl::Status Dataplane::AttachXdp(const std::string& ifname, XdpMode mode) {
   UniqueFd link(
       bpf_link_create(balancer_prog_fd(), *ifindex, BPF_XDP, &link_opts));
   if (!link.valid())
-    return BpfError(-errno,
-                    absl::StrCat("attach XDP (",
-                                 mode == XdpMode::kGeneric ? "generic" : "native",
-                                 ") to ", ifname));
+    return BpfError(
+        -errno, absl::StrCat("attach XDP (",
+                             mode == XdpMode::kGeneric ? "generic" : "native",
+                             ") to ", ifname));
   if (!options_.pin_dir.empty()) {
     if (int ret = bpf_obj_pin(link.get(), link_pin.c_str()))
       return BpfError(ret, absl::StrCat("pin XDP link ", link_pin));
@@ -427,11 +429,11 @@ absl::Status Dataplane::SetRing(uint32_t vip_index,
                      vip_index, " (limit ", limits_.max_ring_size, ")"));
   LIBBPF_OPTS(bpf_map_create_opts, create, .map_flags = BPF_F_INNER_MAP);
   UniqueFd inner(bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring",
-                                sizeof(uint32_t), sizeof(uint32_t),
-                                ring.size(), &create));
+                                sizeof(uint32_t), sizeof(uint32_t), ring.size(),
+                                &create));
   if (!inner.valid())
-    return BpfError(-errno, absl::StrCat("create ring for VIP index ",
-                                         vip_index));
+    return BpfError(-errno,
+                    absl::StrCat("create ring for VIP index ", vip_index));
   std::vector<uint32_t> keys(ring.size());
   std::iota(keys.begin(), keys.end(), 0);
   uint32_t count = ring.size();
@@ -441,8 +443,8 @@ absl::Status Dataplane::SetRing(uint32_t vip_index,
   int inner_fd = inner.get();
   if (int ret = bpf_map_update_elem(bpf_map__fd(balancer_->maps.rings),
                                     &vip_index, &inner_fd, BPF_ANY))
-    return BpfError(ret, absl::StrCat("swap in ring for VIP index ",
-                                      vip_index));
+    return BpfError(ret,
+                    absl::StrCat("swap in ring for VIP index ", vip_index));
   return absl::OkStatus();
 }
 

@@ -80,8 +80,8 @@ class Dataplane : public DataplaneMaps {
   absl::Status SetVip(const xlb_vip_key& key,
                       const xlb_vip_value& value) override;
   absl::Status DeleteVip(const xlb_vip_key& key) override;
-  absl::StatusOr<std::vector<std::pair<xlb_vip_key, xlb_vip_value>>>
-  ListVips() override;
+  absl::StatusOr<std::vector<std::pair<xlb_vip_key, xlb_vip_value>>> ListVips()
+      override;
   absl::Status SetRing(uint32_t vip_index,
                        absl::Span<const uint32_t> ring) override;
   absl::Status DeleteRing(uint32_t vip_index) override;

@@ -118,8 +118,8 @@ TEST_F(DataplaneTest, VipsAndBackendsRoundTrip) {
   EXPECT_EQ((*dp)->DeleteVip(V4Vip(0xc0000201, 80)).code(),
             absl::StatusCode::kNotFound);
 
-  xlb_backend be = {.family = XLB_FAMILY_V4, .state = XLB_BACKEND_UP,
-                    .generation = 5};
+  xlb_backend be = {
+      .family = XLB_FAMILY_V4, .state = XLB_BACKEND_UP, .generation = 5};
   be.addr[0] = htonl(0xc6336401);
   ASSERT_TRUE((*dp)->SetBackend(4, be).ok());
   auto read = (*dp)->GetBackend(4);

@@ -58,9 +58,9 @@ absl::Status AttachDecap(const std::string& ifname,
   auto attached = AttachedProgram(*ifindex);
   if (!attached.ok()) return attached.status();
   if (attached->first != 0 && attached->second != "xlb_decap")
-    return absl::FailedPreconditionError(absl::StrCat(
-        "interface ", ifname, " already has XDP program id ", attached->first,
-        " (", attached->second, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("interface ", ifname, " already has XDP program id ",
+                     attached->first, " (", attached->second, ")"));
 
   std::unique_ptr<xlb_decap, SkeletonDeleter> skel(xlb_decap__open_and_load());
   if (!skel) return Errno(-errno, "load decap program");
@@ -75,9 +75,8 @@ absl::Status AttachDecap(const std::string& ifname,
   }
   // Flags without XDP_FLAGS_UPDATE_IF_NOEXIST: replaces our earlier program.
   uint32_t flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-  if (int ret = bpf_xdp_attach(*ifindex,
-                               bpf_program__fd(skel->progs.xlb_decap), flags,
-                               nullptr))
+  if (int ret = bpf_xdp_attach(*ifindex, bpf_program__fd(skel->progs.xlb_decap),
+                               flags, nullptr))
     return Errno(ret, absl::StrCat("attach decap program to ", ifname));
   return absl::OkStatus();
 }
@@ -104,8 +103,7 @@ absl::StatusOr<DecapCounters> ReadDecapCounters(const std::string& ifname) {
   auto attached = AttachedProgram(*ifindex);
   if (!attached.ok()) return attached.status();
   if (attached->second != "xlb_decap")
-    return absl::NotFoundError(
-        absl::StrCat("no decap program on ", ifname));
+    return absl::NotFoundError(absl::StrCat("no decap program on ", ifname));
   UniqueFd prog(bpf_prog_get_fd_by_id(attached->first));
   uint32_t map_ids[8] = {};
   bpf_prog_info info = {};

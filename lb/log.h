@@ -1,6 +1,7 @@
 // A small leveled, structured logger: one line per record on stderr,
 //
-//   2024-05-01T12:00:00.123456Z INFO api: change applied generation=7 method=UpdateBackends
+//   2024-05-01T12:00:00.123456Z INFO api: change applied generation=7
+//   method=UpdateBackends
 //
 // i.e. time (UTC), level, component, message, then key=value fields (values
 // with spaces or quotes are quoted). Records below the process-wide minimum
@@ -36,11 +37,16 @@ inline void SetLogLevel(LogLevel level) {
 // "debug", "info", "warning", "error"; false for anything else.
 inline bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   const std::string t = absl::AsciiStrToLower(text);
-  if (t == "debug") *level = LogLevel::kDebug;
-  else if (t == "info") *level = LogLevel::kInfo;
-  else if (t == "warning" || t == "warn") *level = LogLevel::kWarning;
-  else if (t == "error") *level = LogLevel::kError;
-  else return false;
+  if (t == "debug")
+    *level = LogLevel::kDebug;
+  else if (t == "info")
+    *level = LogLevel::kInfo;
+  else if (t == "warning" || t == "warn")
+    *level = LogLevel::kWarning;
+  else if (t == "error")
+    *level = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 
@@ -63,7 +69,8 @@ inline void Log(LogLevel level, absl::string_view component,
   if (static_cast<int>(level) < MinLogLevel().load()) return;
   static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
   std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(),
+                       absl::UTCTimeZone()),
       " ", kNames[static_cast<int>(level)], " ", component, ": ", message);
   for (const LogField& f : fields) {
     const bool quote = f.value.empty() ||

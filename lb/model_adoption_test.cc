@@ -14,22 +14,24 @@ namespace {
 using ::xlb::testing::Ip;
 
 const VipKey kWeb{.address = Ip("192.0.2.1"), .port = 80};
-const VipKey kDns{.address = Ip("192.0.2.2"), .port = 53,
-                  .protocol = Protocol::kUdp};
+const VipKey kDns{
+    .address = Ip("192.0.2.2"), .port = 53, .protocol = Protocol::kUdp};
 
 BalancerConfig Config() {
   VipSettings checked{.health_check = HealthCheckSpec{}};
-  return BalancerConfig{.vips = {
-      VipConfig{.key = kWeb,
-                .settings = checked,
-                .backends = {{.address = Ip("198.51.100.1")},
-                             {.address = Ip("198.51.100.2")},
-                             {.address = Ip("198.51.100.3"), .drained = true},
-                             {.address = Ip("2001:db8::9")}}},
-      VipConfig{.key = kDns,
-                .backends = {{.address = Ip("198.51.100.2")},
-                             {.address = Ip("198.51.100.4"), .weight = 3}}},
-  }};
+  return BalancerConfig{
+      .vips = {
+          VipConfig{
+              .key = kWeb,
+              .settings = checked,
+              .backends = {{.address = Ip("198.51.100.1")},
+                           {.address = Ip("198.51.100.2")},
+                           {.address = Ip("198.51.100.3"), .drained = true},
+                           {.address = Ip("2001:db8::9")}}},
+          VipConfig{.key = kDns,
+                    .backends = {{.address = Ip("198.51.100.2")},
+                                 {.address = Ip("198.51.100.4"), .weight = 3}}},
+      }};
 }
 
 ChangeSet ReplaceAll(BalancerConfig config) {
@@ -42,8 +44,8 @@ void RunFirstAgent(InMemoryMaps& maps) {
   ASSERT_TRUE(first->Apply(ReplaceAll(Config())).ok());
   for (const char* up : {"198.51.100.1", "198.51.100.2", "198.51.100.3"}) {
     ASSERT_TRUE(first
-                    ->Apply(ChangeSet{.ops = {SetHealthOp{
-                                          .vip = kWeb, .address = Ip(up)}}})
+                    ->Apply(ChangeSet{
+                        .ops = {SetHealthOp{.vip = kWeb, .address = Ip(up)}}})
                     .ok());
   }
   // 2001:db8::9 stays down.
@@ -142,14 +144,13 @@ TEST(BalancerAdoptionTest, ChangedRingSizeMovesTheVipToANewIndex) {
 TEST(BalancerAdoptionTest, FailedFirstWriteLeavesTheEarlierAgentsMaps) {
   BalancerConfig changed = Config();
   changed.vips[0].backends.pop_back();
-  changed.vips[0].settings.maglev_seed = 7;  // every web ring entry moves
+  changed.vips[0].settings.maglev_seed = 7;   // every web ring entry moves
   changed.vips[1].settings.ring_size = 1021;  // kDns moves to a new index
   InMemoryMaps reference_maps;
   RunFirstAgent(reference_maps);
   const uint64_t setup_writes = reference_maps.write_count();
-  ASSERT_TRUE((*Balancer::Create(&reference_maps))
-                  ->Apply(ReplaceAll(changed))
-                  .ok());
+  ASSERT_TRUE(
+      (*Balancer::Create(&reference_maps))->Apply(ReplaceAll(changed)).ok());
   const uint64_t change_writes = reference_maps.write_count() - setup_writes;
   ASSERT_GE(change_writes, 4u);
 
@@ -176,14 +177,15 @@ TEST(BalancerRestoreTest, RestoreReturnsModelAndMapsToTheSnapshot) {
   const BalancerConfig config = balancer->desired_config();
   auto snapshot = balancer->TakeSnapshot();
 
-  ASSERT_TRUE(balancer
-                  ->Apply(ChangeSet{.ops = {
-                      AddBackendOp{.vip = kDns,
+  ASSERT_TRUE(
+      balancer
+          ->Apply(ChangeSet{
+              .ops = {AddBackendOp{.vip = kDns,
                                    .backend = {.address = Ip("198.51.100.7")}},
                       RemoveBackendOp{.vip = kDns,
                                       .address = Ip("198.51.100.4")},
                       DeleteVipOp{.key = kWeb}}})
-                  .ok());
+          .ok());
   ASSERT_TRUE(balancer->Restore(*snapshot).ok());
   EXPECT_EQ(balancer->desired_config(), config);
   // Same entries, except the index given to 198.51.100.7 is now UNUSED with

@@ -205,9 +205,9 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
       }
       absl::StatusOr<std::vector<uint32_t>> table = ring.inputs->Build();
       if (!table.ok()) {
-        return absl::Status(table.status().code(),
-                            absl::StrCat("VIP index ", index, ": ",
-                                         table.status().message()));
+        return absl::Status(
+            table.status().code(),
+            absl::StrCat("VIP index ", index, ": ", table.status().message()));
       }
       const uint64_t digest = RingDigest(*table);
       digests[index] = digest;
@@ -376,9 +376,8 @@ absl::StatusOr<std::shared_ptr<const Balancer::Adoption>> Balancer::ReadMaps(
   for (const auto& [key, value] : *vips) {
     live = true;
     adoption->view.vips[key] = value;
-    const bool echo_entry =
-        key.port == 0 &&
-        (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6);
+    const bool echo_entry = key.port == 0 && (key.proto == IPPROTO_ICMP ||
+                                              key.proto == IPPROTO_ICMPV6);
     if (echo_entry || value.index >= limits.max_vips) continue;
     adoption->view.vip_indexes.insert(value.index);
     absl::StatusOr<std::vector<uint32_t>> ring = maps->GetRing(value.index);
@@ -416,8 +415,7 @@ bool Balancer::AdoptedHealth(const VipConfig& vip,
   // Not in the ring because drained or weight 0 here: the entry says
   // whether it was up somewhere.
   const uint8_t state = adopted_->view.backends.at(index->second).state;
-  return (backend.drained || backend.weight == 0) &&
-         state != XLB_BACKEND_DOWN;
+  return (backend.drained || backend.weight == 0) && state != XLB_BACKEND_DOWN;
 }
 
 }  // namespace xlb

@@ -28,7 +28,7 @@ struct Balancer::MapsView {
   std::map<uint32_t, xlb_backend> backends;
   std::map<xlb_vip_key, xlb_vip_value, VipKeyBytesLess> vips;
   std::map<uint32_t, RingEntry> rings;  // VIP index -> ring
-  std::set<uint32_t> vip_indexes;  // VIP indexes configured
+  std::set<uint32_t> vip_indexes;       // VIP indexes configured
 };
 
 // What an earlier agent left in the maps, indexed for adoption.

@@ -213,8 +213,8 @@ absl::Status Balancer::ApplyReplaceVip(const VipConfig& config,
     // successful probe; unchecked backends are healthy.
     // After adoption, health comes from the maps until the first probe.
     healthy[backend.address] =
-        !checked || (it != vip.healthy.end() ? it->second
-                                             : AdoptedHealth(config, backend));
+        !checked ||
+        (it != vip.healthy.end() ? it->second : AdoptedHealth(config, backend));
   }
   vip.healthy = std::move(healthy);
   vip.config = config;

@@ -206,8 +206,8 @@ TEST(BalancerLimitsTest, GenerationsSurviveAgentRestart) {
   EXPECT_NE(second->GetBackendStatus(Ip("198.51.100.9"))->index, index);
   // ...but by the next one, with a fresh generation.
   ASSERT_TRUE(second
-                  ->Apply(Ops({AddBackendOp{.vip = kWeb,
-                                            .backend = Backend("198.51.100.10")}}))
+                  ->Apply(Ops({AddBackendOp{
+                      .vip = kWeb, .backend = Backend("198.51.100.10")}}))
                   .ok());
   BackendStatus status = *second->GetBackendStatus(Ip("198.51.100.10"));
   EXPECT_EQ(status.index, index);

@@ -1,5 +1,4 @@
 #include "lb/model.h"
-#include "lb/model_testing.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "lb/in_memory_maps.h"
 #include "lb/maglev.h"
+#include "lb/model_testing.h"
 #include "lib/flow_hash.h"
 
 namespace xlb {

@@ -147,8 +147,8 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
   if (o.port.has_value() && *o.port == 0) {
     return Invalid(path, "port", "0 is not a port (leave it unset to inherit)");
   }
-  if (o.interval.has_value() && (*o.interval < kMinHealthInterval ||
-                                 *o.interval > kMaxHealthInterval)) {
+  if (o.interval.has_value() &&
+      (*o.interval < kMinHealthInterval || *o.interval > kMaxHealthInterval)) {
     return Invalid(
         path, "interval",
         absl::StrCat(absl::FormatDuration(*o.interval), " is outside [",
@@ -165,14 +165,14 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
     }
   }
   if (o.timeout.has_value() && *o.timeout <= absl::ZeroDuration()) {
-    return Invalid(path, "timeout",
-                   absl::StrCat(absl::FormatDuration(*o.timeout),
-                                " is not positive"));
+    return Invalid(
+        path, "timeout",
+        absl::StrCat(absl::FormatDuration(*o.timeout), " is not positive"));
   }
   if (o.jitter.has_value() && *o.jitter < absl::ZeroDuration()) {
-    return Invalid(path, "jitter",
-                   absl::StrCat(absl::FormatDuration(*o.jitter),
-                                " is negative"));
+    return Invalid(
+        path, "jitter",
+        absl::StrCat(absl::FormatDuration(*o.jitter), " is negative"));
   }
   // The pairs bound by the interval, once the values in force are known.
   std::optional<absl::Duration> interval = o.interval;
@@ -306,7 +306,8 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
   if (spec.https_verify && spec.type != HealthCheckType::kHttps) {
     return Invalid(path, "https_verify",
                    absl::StrCat("true: only an https check verifies "
-                                "certificates, this one is ", type));
+                                "certificates, this one is ",
+                                type));
   }
   if (spec.type == HealthCheckType::kGrpc &&
       !IsHeaderToken(spec.grpc_service)) {
@@ -374,8 +375,7 @@ absl::Status ValidateVipConfig(const VipConfig& vip,
     if (vip.backends[i].health_override.has_value() &&
         vip.settings.health_check.has_value()) {
       if (absl::Status s = ValidateHealthOverride(
-              *vip.backends[i].health_override,
-              &*vip.settings.health_check,
+              *vip.backends[i].health_override, &*vip.settings.health_check,
               Field(backend_path, "health_override"));
           !s.ok()) {
         return s;

@@ -180,8 +180,9 @@ TEST(ValidationTest, HealthOverrideNamesTheFieldAndValue) {
             "[100ms, 1h]");
   EXPECT_EQ(Problem(CheckedVip({.rise = 0})),
             "vips[0].backends[1].health_override.rise: 0 is outside [1, 100]");
-  EXPECT_EQ(Problem(CheckedVip({.fall = 101})),
-            "vips[0].backends[1].health_override.fall: 101 is outside [1, 100]");
+  EXPECT_EQ(
+      Problem(CheckedVip({.fall = 101})),
+      "vips[0].backends[1].health_override.fall: 101 is outside [1, 100]");
   EXPECT_EQ(Problem(CheckedVip({.timeout = absl::ZeroDuration()})),
             "vips[0].backends[1].health_override.timeout: 0 is not positive");
   EXPECT_EQ(Problem(CheckedVip({.jitter = absl::Seconds(-1)})),
@@ -197,8 +198,8 @@ TEST(ValidationTest, HealthOverrideIsCheckedAgainstTheValuesInForce) {
   EXPECT_EQ(Problem(CheckedVip({.interval = absl::Seconds(1)})),
             "vips[0].backends[1].health_override.interval: 1s is below the "
             "health check's timeout 2s; override the timeout too");
-  EXPECT_EQ(Problem(CheckedVip({.interval = absl::Seconds(3),
-                                .jitter = absl::Seconds(3)})),
+  EXPECT_EQ(Problem(CheckedVip(
+                {.interval = absl::Seconds(3), .jitter = absl::Seconds(3)})),
             "vips[0].backends[1].health_override.jitter: 3s is not below "
             "interval 3s");
   EXPECT_EQ(Problem(CheckedVip({.port = 8080,

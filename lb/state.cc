@@ -92,9 +92,9 @@ absl::StatusOr<xlb::v1::PersistedState> DecodeStateFile(
   std::vector<absl::string_view> header =
       absl::StrSplit(data.substr(0, newline), ' ');
   if (header.size() != 4 || header[0] != kMagic) {
-    return corrupt(absl::StrCat("header \"", data.substr(0, std::min<size_t>(newline, 80)),
-                                "\" is not \"", kMagic,
-                                " <version> <length> <sha256>\""));
+    return corrupt(
+        absl::StrCat("header \"", data.substr(0, std::min<size_t>(newline, 80)),
+                     "\" is not \"", kMagic, " <version> <length> <sha256>\""));
   }
   uint32_t version = 0;
   uint64_t length = 0;
@@ -128,8 +128,7 @@ absl::StatusOr<xlb::v1::PersistedState> DecodeStateFile(
   return state;
 }
 
-absl::StatusOr<std::optional<xlb::v1::PersistedState>> StateFile::Load()
-    const {
+absl::StatusOr<std::optional<xlb::v1::PersistedState>> StateFile::Load() const {
   UniqueFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno != ENOENT) return Errno("opening state file", path_);
@@ -148,10 +147,13 @@ absl::StatusOr<std::optional<xlb::v1::PersistedState>> StateFile::Load()
   if (!data.ok()) return data.status();
   absl::StatusOr<xlb::v1::PersistedState> state = DecodeStateFile(*data, path_);
   if (!state.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        state.status().message(), ". Refusing to start: fix or restore it (the "
-        "previous good copy is ", prev_path(), "), or remove it to start with "
-        "an empty configuration"));
+    return absl::DataLossError(
+        absl::StrCat(state.status().message(),
+                     ". Refusing to start: fix or restore it (the "
+                     "previous good copy is ",
+                     prev_path(),
+                     "), or remove it to start with "
+                     "an empty configuration"));
   }
   return *std::move(state);
 }
@@ -160,8 +162,8 @@ absl::Status StateFile::Save(const xlb::v1::PersistedState& state) const {
   const std::string data = EncodeStateFile(state);
   const std::string temp = temp_path();
   {
-    UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                     0600));
+    UniqueFd fd(
+        open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd.valid()) return Errno("creating", temp);
     if (absl::Status s = WriteAll(fd.get(), data, temp); !s.ok()) return s;
     if (fsync(fd.get()) != 0) return Errno("fsync of", temp);

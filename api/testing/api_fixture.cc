@@ -16,8 +16,7 @@ ApiHarness::ApiHarness(Options options, std::string dir)
       state_path_(dir_ + "/state/state"),
       maps_(options.limits) {}
 
-absl::StatusOr<std::unique_ptr<ApiHarness>> ApiHarness::Start(
-    Options options) {
+absl::StatusOr<std::unique_ptr<ApiHarness>> ApiHarness::Start(Options options) {
   char dir_template[] = "/tmp/xlb-api-XXXXXX";
   if (mkdtemp(dir_template) == nullptr) {
     return absl::InternalError("mkdtemp failed");
@@ -35,9 +34,10 @@ absl::Status ApiHarness::StartAgent() {
   balancer_ = *std::move(balancer);
   absl::StatusOr<std::unique_ptr<Controller>> controller = Controller::Create(
       balancer_.get(),
-      ControllerOptions{.state_file = options_.persist ? state_file_.get() : nullptr,
-                        .event_capacity = options_.event_capacity,
-                        .version = "test"});
+      ControllerOptions{
+          .state_file = options_.persist ? state_file_.get() : nullptr,
+          .event_capacity = options_.event_capacity,
+          .version = "test"});
   if (!controller.ok()) return controller.status();
   controller_ = *std::move(controller);
   service_ = std::make_unique<LoadBalancerService>(

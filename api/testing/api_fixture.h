@@ -22,8 +22,10 @@ namespace xlb::api::testing {
 class ApiHarness {
  public:
   struct Options {
-    DataplaneLimits limits{.max_vips = 16, .max_backends = 64,
-                           .max_ring_size = 65537, .max_conns = 1024};
+    DataplaneLimits limits{.max_vips = 16,
+                           .max_backends = 64,
+                           .max_ring_size = 65537,
+                           .max_conns = 1024};
     bool persist = true;
     size_t event_capacity = 4096;
   };

@@ -43,7 +43,8 @@ inline v1::BackendChange Remove(const v1::VipKey& vip,
   return change;
 }
 
-inline v1::BackendChange Drain(const v1::VipKey& vip, const std::string& address,
+inline v1::BackendChange Drain(const v1::VipKey& vip,
+                               const std::string& address,
                                bool drained = true) {
   v1::BackendChange change;
   *change.mutable_vip() = vip;

@@ -378,8 +378,7 @@ TEST(CheckerScheduleTest, JitterDelaysEachProbeByADifferentAmount) {
     HealthCheckSpec& spec = target.mutable_spec();
     spec.interval = absl::Milliseconds(50);
     spec.timeout = absl::Milliseconds(40);
-    spec.jitter =
-        id == 1 ? absl::ZeroDuration() : absl::Milliseconds(40);
+    spec.jitter = id == 1 ? absl::ZeroDuration() : absl::Milliseconds(40);
     ASSERT_TRUE(checker->AddTarget(target).ok());
   }
   ASSERT_TRUE(checker->Start().ok());

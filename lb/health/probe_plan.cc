@@ -126,8 +126,8 @@ std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
     return ProbeResult::Failure(outcome,
                                 absl::StrCat(call, ": ", std::strerror(error)));
   };
-  fd->reset(
-      socket(plan.address.any.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  fd->reset(socket(plan.address.any.sa_family,
+                   type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd->valid()) {
     ProbeResult r = failed("socket");
     r.outcome = ProbeOutcome::kLocalError;

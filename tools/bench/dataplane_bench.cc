@@ -85,8 +85,8 @@ absl::Status PinToCpu(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   if (sched_setaffinity(0, sizeof(set), &set) != 0)
-    return absl::InternalError(absl::StrCat("pin to CPU ", cpu, ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("pin to CPU ", cpu, ": ", std::strerror(errno)));
   return absl::OkStatus();
 }
 
@@ -111,7 +111,8 @@ absl::Status AddVip(Net& net, const IpAddr& addr, uint16_t port, uint8_t proto,
   key.port = htons(port);
   key.proto = proto;
   key.family = static_cast<uint8_t>(addr.family);
-  xlb_vip_value value{.index = index, .flags = 0,
+  xlb_vip_value value{.index = index,
+                      .flags = 0,
                       .ring_size = static_cast<uint32_t>(ring.size()),
                       .pad = 0};
   if (auto s = net.dp->SetRing(index, ring); !s.ok()) return s;
@@ -233,8 +234,7 @@ absl::Status FillConns(Net& net, uint32_t count, uint32_t salt) {
     uint32_t c = n;
     if (int ret = bpf_map_update_batch(net.dp->conns_fd(), keys.data(),
                                        values.data(), &c, nullptr))
-      return absl::InternalError(
-          absl::StrCat("fill conns: ", strerror(-ret)));
+      return absl::InternalError(absl::StrCat("fill conns: ", strerror(-ret)));
     done += n;
   }
   return absl::OkStatus();
@@ -246,7 +246,7 @@ struct Scenario {
   std::string name;
   std::vector<Bytes> frames;  // used in turn: one, or one per run
   int action;
-  xlb_counter counter;                  // advanced once by every run
+  xlb_counter counter;                    // advanced once by every run
   std::function<absl::Status()> prepare;  // right before measuring
 };
 
@@ -269,52 +269,64 @@ std::vector<Scenario> Scenarios(Net& net, int num_cpus) {
     return [&net, flow, ring] { return AddConn(net, flow, *ring); };
   };
   std::vector<Scenario> s;
-  s.push_back({"ipv4_syn", {TcpFrame(Client4(), Vip4(), 40000, 80, kTcpSyn)},
-               XDP_TX, XLB_CNT_CONN_SYN, nullptr});
-  s.push_back({"ipv4_established",
-               {TcpFrame(Client4(), Vip4(), 40001, 80, kAck)}, XDP_TX,
-               XLB_CNT_CONN_HIT,
-               conn(MakeFlow(Client4(), Vip4(), 40001, 80, kProtoTcp),
-                    &net.ring4)});
-  s.push_back({"udp_established",
-               {EthernetFrame(kLbMac, kClientMac,
-                              UdpPacket(Client4(), Vip4(), 40002, 53,
-                                        Bytes(32, 0x5a)))},
-               XDP_TX, XLB_CNT_CONN_HIT,
-               conn(MakeFlow(Client4(), Vip4(), 40002, 53, kProtoUdp),
-                    &net.ring4)});
-  s.push_back({"ipv6_established",
-               {TcpFrame(Client6(), Vip6(), 40003, 443, kAck)}, XDP_TX,
-               XLB_CNT_CONN_HIT,
-               conn(MakeFlow(Client6(), Vip6(), 40003, 443, kProtoTcp),
-                    &net.ring6)});
-  s.push_back({"ipv4_in_ipv6_established",
-               {TcpFrame(Client4(), Vip4To6(), 40004, 80, kAck)}, XDP_TX,
-               XLB_CNT_CONN_HIT,
-               conn(MakeFlow(Client4(), Vip4To6(), 40004, 80, kProtoTcp),
-                    &net.ring6)});
-  s.push_back({"non_vip_pass", {TcpFrame(Client4(), NotVip4(), 40005, 80, kAck)},
-               XDP_PASS, XLB_CNT_PASS_NOT_VIP, nullptr});
+  s.push_back({"ipv4_syn",
+               {TcpFrame(Client4(), Vip4(), 40000, 80, kTcpSyn)},
+               XDP_TX,
+               XLB_CNT_CONN_SYN,
+               nullptr});
+  s.push_back(
+      {"ipv4_established",
+       {TcpFrame(Client4(), Vip4(), 40001, 80, kAck)},
+       XDP_TX,
+       XLB_CNT_CONN_HIT,
+       conn(MakeFlow(Client4(), Vip4(), 40001, 80, kProtoTcp), &net.ring4)});
+  s.push_back(
+      {"udp_established",
+       {EthernetFrame(
+           kLbMac, kClientMac,
+           UdpPacket(Client4(), Vip4(), 40002, 53, Bytes(32, 0x5a)))},
+       XDP_TX,
+       XLB_CNT_CONN_HIT,
+       conn(MakeFlow(Client4(), Vip4(), 40002, 53, kProtoUdp), &net.ring4)});
+  s.push_back(
+      {"ipv6_established",
+       {TcpFrame(Client6(), Vip6(), 40003, 443, kAck)},
+       XDP_TX,
+       XLB_CNT_CONN_HIT,
+       conn(MakeFlow(Client6(), Vip6(), 40003, 443, kProtoTcp), &net.ring6)});
+  s.push_back(
+      {"ipv4_in_ipv6_established",
+       {TcpFrame(Client4(), Vip4To6(), 40004, 80, kAck)},
+       XDP_TX,
+       XLB_CNT_CONN_HIT,
+       conn(MakeFlow(Client4(), Vip4To6(), 40004, 80, kProtoTcp), &net.ring6)});
+  s.push_back({"non_vip_pass",
+               {TcpFrame(Client4(), NotVip4(), 40005, 80, kAck)},
+               XDP_PASS,
+               XLB_CNT_PASS_NOT_VIP,
+               nullptr});
   // 1500-byte IP packets (DF) that no longer fit after encapsulation.
-  s.push_back({"ipv4_frag_needed",
-               {TcpFrame(Client4(), Vip4(), 40006, 80, kAck, 1460)}, XDP_TX,
-               XLB_CNT_ICMP_FRAG_NEEDED,
-               conn(MakeFlow(Client4(), Vip4(), 40006, 80, kProtoTcp),
-                    &net.ring4)});
-  s.push_back({"ipv6_packet_too_big",
-               {TcpFrame(Client6(), Vip6(), 40007, 443, kAck, 1440)}, XDP_TX,
-               XLB_CNT_ICMP6_TOO_BIG,
-               conn(MakeFlow(Client6(), Vip6(), 40007, 443, kProtoTcp),
-                    &net.ring6)});
+  s.push_back(
+      {"ipv4_frag_needed",
+       {TcpFrame(Client4(), Vip4(), 40006, 80, kAck, 1460)},
+       XDP_TX,
+       XLB_CNT_ICMP_FRAG_NEEDED,
+       conn(MakeFlow(Client4(), Vip4(), 40006, 80, kProtoTcp), &net.ring4)});
+  s.push_back(
+      {"ipv6_packet_too_big",
+       {TcpFrame(Client6(), Vip6(), 40007, 443, kAck, 1440)},
+       XDP_TX,
+       XLB_CNT_ICMP6_TOO_BIG,
+       conn(MakeFlow(Client6(), Vip6(), 40007, 443, kProtoTcp), &net.ring6)});
   // Non-SYN TCP with no entry while this CPU's share of the LRU table is
   // full: every run inserts a new flow and the LRU evicts. Frames are
   // generated per run (one new flow each) by the caller.
-  s.push_back({"conn_miss_table_full", {}, XDP_TX, XLB_CNT_CONN_MISS,
-               [&net, num_cpus] {
-                 // With BPF_F_NO_COMMON_LRU each CPU owns max/num_cpus
-                 // entries; fill ours (the thread is pinned) past that.
-                 return FillConns(net, kMaxConns / num_cpus + 4096, 0xf111);
-               }});
+  s.push_back(
+      {"conn_miss_table_full", {}, XDP_TX, XLB_CNT_CONN_MISS, [&net, num_cpus] {
+         // With BPF_F_NO_COMMON_LRU each CPU owns max/num_cpus
+         // entries; fill ours (the thread is pinned) past that.
+         return FillConns(net, kMaxConns / num_cpus + 4096, 0xf111);
+       }});
   return s;
 }
 
@@ -323,8 +335,9 @@ std::vector<Bytes> MissFrames(size_t n) {
   frames.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     IpAddr src = IpAddr::V4(absl::StrCat("198.51.100.", 100 + i / 60000));
-    frames.push_back(TcpFrame(src, Vip4(), static_cast<uint16_t>(1024 + i % 60000),
-                              80, testing::kTcpAck));
+    frames.push_back(TcpFrame(src, Vip4(),
+                              static_cast<uint16_t>(1024 + i % 60000), 80,
+                              testing::kTcpAck));
   }
   return frames;
 }
@@ -340,8 +353,7 @@ Run RunOnce(int prog_fd, const Bytes& frame) {
   // A fresh copy of the original frame every run: the kernel copies
   // data_in into a new buffer, and data_out is not asked for.
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-              .data_size_in = static_cast<uint32_t>(frame.size()),
-              .repeat = 1);
+              .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = 1);
   if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) return {0, -1};
   return {opts.duration, static_cast<int>(opts.retval)};
 }

@@ -1,8 +1,8 @@
 // lab_balancer: the end-to-end benchmark's LB. Loads the data plane, gives
 // it one UDP VIP (port wildcard) over the given backends with a Maglev ring,
 // attaches it to IFACE (native XDP) and keeps it there until SIGTERM or
-// SIGINT, or until --seconds pass. Nothing is pinned: the XDP link goes with the
-// process.
+// SIGINT, or until --seconds pass. Nothing is pinned: the XDP link goes with
+// the process.
 //
 //   lab_balancer --iface IF --gateway-mac MAC --src4 ADDR --vip4 ADDR
 //                --mtu N [--seconds S] BACKEND4...
@@ -34,8 +34,8 @@ constexpr uint32_t kHashSeed = 0x1ab5eed;
 
 bool ParseMac(const std::string& text, uint8_t out[6]) {
   unsigned b[6];
-  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2],
-                  &b[3], &b[4], &b[5]) != 6)
+  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3],
+                  &b[4], &b[5]) != 6)
     return false;
   for (int i = 0; i < 6; ++i) out[i] = static_cast<uint8_t>(b[i]);
   return true;
@@ -60,13 +60,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--iface") iface = next();
-    else if (a == "--gateway-mac") gateway_mac = next();
-    else if (a == "--src4") src4 = next();
-    else if (a == "--vip4") vip4 = next();
-    else if (a == "--mtu") mtu = std::strtoul(next().c_str(), nullptr, 10);
-    else if (a == "--seconds") seconds = std::atof(next().c_str());
-    else backends.push_back(a);
+    if (a == "--iface")
+      iface = next();
+    else if (a == "--gateway-mac")
+      gateway_mac = next();
+    else if (a == "--src4")
+      src4 = next();
+    else if (a == "--vip4")
+      vip4 = next();
+    else if (a == "--mtu")
+      mtu = std::strtoul(next().c_str(), nullptr, 10);
+    else if (a == "--seconds")
+      seconds = std::atof(next().c_str());
+    else
+      backends.push_back(a);
   }
   if (iface.empty() || gateway_mac.empty() || src4.empty() || vip4.empty() ||
       backends.empty())

@@ -49,16 +49,23 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     const char* v = argv[i + 1];
-    if (a == "--dst") dst = v;
-    else if (a == "--port") port = std::atoi(v);
-    else if (a == "--count") count = std::atoll(v);
-    else if (a == "--seconds") seconds = std::atof(v);
-    else if (a == "--flows") flows = std::atoi(v);
-    else if (a == "--size") size = std::atoi(v);
-    else return Usage();
+    if (a == "--dst")
+      dst = v;
+    else if (a == "--port")
+      port = std::atoi(v);
+    else if (a == "--count")
+      count = std::atoll(v);
+    else if (a == "--seconds")
+      seconds = std::atof(v);
+    else if (a == "--flows")
+      flows = std::atoi(v);
+    else if (a == "--size")
+      size = std::atoi(v);
+    else
+      return Usage();
   }
-  if (argc % 2 == 0 || dst.empty() || port <= 0 || port > 65535 ||
-      count <= 0 || seconds <= 0 || flows <= 0 || size < 0 || size > 1400)
+  if (argc % 2 == 0 || dst.empty() || port <= 0 || port > 65535 || count <= 0 ||
+      seconds <= 0 || flows <= 0 || size < 0 || size > 1400)
     return Usage();
 
   sockaddr_storage addr{};
@@ -108,7 +115,8 @@ int main(int argc, char** argv) {
     if (end >= deadline) break;
     int n = static_cast<int>(std::min<long long>(kBatch, count - sent));
     int r = sendmmsg(socks[turn % socks.size()], msgs, n, 0);
-    if (r > 0) sent += r;
+    if (r > 0)
+      sent += r;
     else if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR &&
              errno != ECONNREFUSED) {
       std::perror("udp_blast: sendmmsg");

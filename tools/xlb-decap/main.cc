@@ -1,9 +1,8 @@
 // xlb-decap: runs xlb's decapsulation program on a backend whose kernel has
 // no ipip/ip6tnl modules.
 //
-//   xlb-decap attach IFACE [--generic] ADDRESS...   decapsulate tunnel packets to ADDRESS
-//   xlb-decap detach IFACE
-//   xlb-decap stats IFACE
+//   xlb-decap attach IFACE [--generic] ADDRESS...   decapsulate tunnel packets
+//   to ADDRESS xlb-decap detach IFACE xlb-decap stats IFACE
 #include <cstdio>
 #include <cstring>
 #include <string>

@@ -75,13 +75,12 @@ AgentProcess::AgentProcess(std::string xlbd_binary, std::string xlbctl_binary)
   socket_ = absl::StrCat(dir_.path(), "/xlbd.sock");
   state_file_ = absl::StrCat(dir_.path(), "/state");
   log_file_ = absl::StrCat(dir_.path(), "/xlbd.log");
-  pin_dir_ = absl::StrCat("/sys/fs/bpf/xlbctl-test-", getpid(), "-",
-                          counter++);
+  pin_dir_ = absl::StrCat("/sys/fs/bpf/xlbctl-test-", getpid(), "-", counter++);
   if (!netns_.ok()) return;
   // The agent's interface: one end of a veth pair, the peer with an XDP_PASS
   // program not needed since no traffic is sent.
-  netns_.Exec(absl::StrCat("ip link add ", interface_,
-                           " type veth peer name xlbt1"));
+  netns_.Exec(
+      absl::StrCat("ip link add ", interface_, " type veth peer name xlbt1"));
   netns_.Exec(absl::StrCat("ip link set ", interface_, " up"));
   netns_.Exec("ip link set xlbt1 up");
   netns_.Exec(absl::StrCat("ip addr add 198.51.100.10/24 dev ", interface_));
@@ -93,9 +92,9 @@ AgentProcess::~AgentProcess() {
   if (netns_.ok()) {
     // Detach and unpin: the namespace's deletion removes the veth, not pins.
     std::system(absl::StrCat("nsenter --net=/run/netns/", netns_.name(), " ",
-                             ShellQuote(xlbd_), " --remove --bpffs_dir=",
-                             ShellQuote(pin_dir_), " --interface=", interface_,
-                             " >/dev/null 2>&1")
+                             ShellQuote(xlbd_),
+                             " --remove --bpffs_dir=", ShellQuote(pin_dir_),
+                             " --interface=", interface_, " >/dev/null 2>&1")
                     .c_str());
   }
   std::system(absl::StrCat("rm -rf ", ShellQuote(pin_dir_)).c_str());
@@ -171,8 +170,9 @@ std::string AgentProcess::CommandLine(
     const std::vector<std::string>& args) const {
   std::vector<std::string> quoted = {ShellQuote(xlbctl_)};
   for (const auto& a : args) quoted.push_back(ShellQuote(a));
-  return absl::StrCat("env XLB_SERVER=", ShellQuote(absl::StrCat("unix:", socket_)),
-                      " ", absl::StrJoin(quoted, " "));
+  return absl::StrCat(
+      "env XLB_SERVER=", ShellQuote(absl::StrCat("unix:", socket_)), " ",
+      absl::StrJoin(quoted, " "));
 }
 
 void AgentProcess::AddAgentFlags(const std::vector<std::string>& flags) {
@@ -185,12 +185,11 @@ CommandResult AgentProcess::Run(const std::vector<std::string>& args,
   static std::atomic<int> counter{0};
   std::string base = absl::StrCat(dir_.path(), "/run-", counter++);
   WriteFile(base + ".in", stdin_text);
-  std::string prefix =
-      in_namespace ? absl::StrCat("nsenter --net=/run/netns/", netns_.name(), " ")
-                   : "";
+  std::string prefix = in_namespace ? absl::StrCat("nsenter --net=/run/netns/",
+                                                   netns_.name(), " ")
+                                    : "";
   int status = std::system(absl::StrCat(prefix, CommandLine(args), " <", base,
-                                        ".in >",
-                                        base, ".out 2>", base, ".err")
+                                        ".in >", base, ".out 2>", base, ".err")
                                .c_str());
   CommandResult result{ExitCodeOf(status), ReadFile(base + ".out"),
                        ReadFile(base + ".err")};
@@ -205,9 +204,9 @@ pid_t AgentProcess::Spawn(const std::vector<std::string>& args,
   std::string base = absl::StrCat(dir_.path(), "/", tag);
   pid_t pid = fork();
   if (pid == 0) {
-    std::string command = absl::StrCat("exec ", CommandLine(args),
-                                       " </dev/null >", base, ".out 2>", base,
-                                       ".err");
+    std::string command =
+        absl::StrCat("exec ", CommandLine(args), " </dev/null >", base,
+                     ".out 2>", base, ".err");
     execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
     _exit(127);
   }

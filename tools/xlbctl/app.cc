@@ -13,7 +13,8 @@
 namespace xlb::xlbctl {
 namespace {
 
-constexpr char kRootFooter[] = R"(VIPs are written ADDRESS:PORT/PROTOCOL: 192.0.2.10:80/tcp,
+constexpr char kRootFooter[] =
+    R"(VIPs are written ADDRESS:PORT/PROTOCOL: 192.0.2.10:80/tcp,
 [2001:db8::10]:443/tcp, 192.0.2.10:0/udp (port 0: every port). Without
 /PROTOCOL, tcp. Every verb has its own --help with examples.
 
@@ -103,12 +104,13 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
 }  // namespace
 
 void AddCompletionCommand(CLI::App& app, Context& ctx) {
-  CLI::App* completion = app.add_subcommand(
-      "completion", "Print a shell completion script");
+  CLI::App* completion =
+      app.add_subcommand("completion", "Print a shell completion script");
   completion->require_subcommand(1);
   CLI::App* bash =
       completion->add_subcommand("bash", "Print the bash completion script");
-  bash->footer(R"(The script is generated from xlbctl's own command table. VIP arguments are
+  bash->footer(
+      R"(The script is generated from xlbctl's own command table. VIP arguments are
 completed with the VIPs the agent has configured.
 
 Examples:

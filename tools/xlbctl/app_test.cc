@@ -36,14 +36,30 @@ const char* const kNoAgent = "unix:/nonexistent/xlbctl-test.sock";
 
 TEST(AppTest, EveryVerbHasHelpWithExamples) {
   const std::vector<std::vector<std::string>> verbs = {
-      {"status"},          {"version"},          {"vip"},
-      {"vip", "add"},      {"vip", "update"},    {"vip", "del"},
-      {"vip", "list"},     {"vip", "show"},      {"backend"},
-      {"backend", "add"},  {"backend", "del"},   {"backend", "weight"},
-      {"backend", "drain"}, {"backend", "undrain"}, {"backend", "list"},
-      {"health"},          {"health", "set"},    {"health", "show"},
-      {"stats"},           {"events"},           {"config"},
-      {"config", "get"},   {"config", "apply"},  {"completion", "bash"},
+      {"status"},
+      {"version"},
+      {"vip"},
+      {"vip", "add"},
+      {"vip", "update"},
+      {"vip", "del"},
+      {"vip", "list"},
+      {"vip", "show"},
+      {"backend"},
+      {"backend", "add"},
+      {"backend", "del"},
+      {"backend", "weight"},
+      {"backend", "drain"},
+      {"backend", "undrain"},
+      {"backend", "list"},
+      {"health"},
+      {"health", "set"},
+      {"health", "show"},
+      {"stats"},
+      {"events"},
+      {"config"},
+      {"config", "get"},
+      {"config", "apply"},
+      {"completion", "bash"},
   };
   for (auto verb : verbs) {
     verb.push_back("--help");
@@ -67,16 +83,18 @@ TEST(AppTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(RunXlbctl({"vip", "add"}).code, kExitUsage);  // VIP missing
   EXPECT_EQ(RunXlbctl({"vip", "list", "--bogus"}).code, kExitUsage);
   EXPECT_EQ(RunXlbctl({"-o", "xml", "status"}).code, kExitUsage);
-  EXPECT_EQ(RunXlbctl({"backend", "weight", "192.0.2.1:80", "198.51.100.1"}).code,
-            kExitUsage);  // --weight missing
+  EXPECT_EQ(
+      RunXlbctl({"backend", "weight", "192.0.2.1:80", "198.51.100.1"}).code,
+      kExitUsage);  // --weight missing
 }
 
 TEST(AppTest, MalformedValuesExitWithFourBeforeContactingTheAgent) {
-  Result r = RunXlbctl({"--server", kNoAgent, "vip", "add", "192.0.2.999:80/tcp"});
+  Result r =
+      RunXlbctl({"--server", kNoAgent, "vip", "add", "192.0.2.999:80/tcp"});
   EXPECT_EQ(r.code, kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("not an IPv4 or IPv6 address"));
   r = RunXlbctl({"--server", kNoAgent, "backend", "add", "192.0.2.1:80/tcp",
-           "backend-1"});
+                 "backend-1"});
   EXPECT_EQ(r.code, kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("backend-1"));
   r = RunXlbctl({"--server", "no-port-here", "status"});
@@ -87,7 +105,8 @@ TEST(AppTest, MalformedValuesExitWithFourBeforeContactingTheAgent) {
 TEST(AppTest, UnreachableAgentExitsWithFiveAndSaysWhere) {
   Result r = RunXlbctl({"--server", kNoAgent, "--timeout", "2s", "status"});
   EXPECT_EQ(r.code, kExitUnavailable);
-  EXPECT_THAT(r.err, HasSubstr("cannot reach xlbd at " + std::string(kNoAgent)));
+  EXPECT_THAT(r.err,
+              HasSubstr("cannot reach xlbd at " + std::string(kNoAgent)));
 }
 
 TEST(AppTest, ServerComesFromTheEnvironment) {
@@ -99,7 +118,8 @@ TEST(AppTest, ServerComesFromTheEnvironment) {
 }
 
 TEST(AppTest, TlsFilesAreRefusedForUnixSockets) {
-  Result r = RunXlbctl({"--server", kNoAgent, "--ca", "/etc/hostname", "status"});
+  Result r =
+      RunXlbctl({"--server", kNoAgent, "--ca", "/etc/hostname", "status"});
   EXPECT_EQ(r.code, kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("TCP servers"));
 }

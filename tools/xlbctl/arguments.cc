@@ -208,8 +208,7 @@ absl::StatusOr<google::protobuf::Duration> ParseDuration(
     absl::string_view what, absl::string_view text) {
   absl::Duration duration;
   if (!absl::ParseDuration(text, &duration) ||
-      duration < absl::ZeroDuration() ||
-      duration == absl::InfiniteDuration()) {
+      duration < absl::ZeroDuration() || duration == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, " \"", text, "\": expected a duration such as 500ms, 5s, 1m"));
   }

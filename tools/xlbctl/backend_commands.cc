@@ -31,8 +31,7 @@ using FillChange =
     std::function<void(const ChangeArgs& args, v1::BackendChange* change)>;
 
 CLI::App* AddChangeVerb(CLI::App* backend, Context& ctx,
-                        const std::string& name,
-                        const std::string& description,
+                        const std::string& name, const std::string& description,
                         const std::string& past_tense,
                         std::shared_ptr<ChangeArgs> args, FillChange fill) {
   CLI::App* cmd = backend->add_subcommand(name, description);
@@ -55,8 +54,7 @@ CLI::App* AddChangeVerb(CLI::App* backend, Context& ctx,
     if (args->generation_opt->count() > 0) {
       request.set_expected_generation(args->generation);
     }
-    auto response =
-        ctx.Call(&v1::LoadBalancer::Stub::UpdateBackends, request);
+    auto response = ctx.Call(&v1::LoadBalancer::Stub::UpdateBackends, request);
     if (!response.ok()) return response.status();
     if (ctx.json()) {
       PrintJson(ctx.out, *response);
@@ -79,7 +77,8 @@ void AddBackendList(CLI::App* backend, Context& ctx) {
   cmd->alias("ls");
   cmd->add_option("VIP", *vip_text,
                   "Only this VIP's backends (default: every VIP's)");
-  cmd->footer(R"(Per backend: configured weight and drain flag, state in the data plane
+  cmd->footer(
+      R"(Per backend: configured weight and drain flag, state in the data plane
 (up, draining, down), health-check verdict, whether it holds entries in the
 VIP's Maglev table, and its index in the backends map. -o json prints the
 VipStatus of the VIP named, or {"vips": [VipStatus, ...]} for every VIP.
@@ -145,12 +144,13 @@ void AddBackendCommands(CLI::App& app, Context& ctx) {
         if (args.weight_opt->count() > 0) add->set_weight(args.weight);
         add->set_drained(args.drained);
       });
-  add_args->weight_opt = add->add_option(
-      "-w,--weight", add_args->weight,
-      "Relative share of new flows, 0..65535 (default 1)");
+  add_args->weight_opt =
+      add->add_option("-w,--weight", add_args->weight,
+                      "Relative share of new flows, 0..65535 (default 1)");
   add->add_flag("--drained", add_args->drained,
                 "Add them draining (no new flows until undrained)");
-  add->footer(R"(All addresses are added in one transaction (one Maglev rebuild); if one
+  add->footer(
+      R"(All addresses are added in one transaction (one Maglev rebuild); if one
 fails (exists already, bad address) none is added.
 
 Examples:
@@ -164,7 +164,8 @@ Examples:
         change->mutable_remove();
       });
   del->alias("delete");
-  del->footer(R"(Established flows of a removed backend move to the others; drain it first
+  del->footer(
+      R"(Established flows of a removed backend move to the others; drain it first
 (`backend drain`) to let them finish. Exit code 3 if the VIP or a backend
 does not exist; then nothing is removed.
 
@@ -173,8 +174,8 @@ Example:
 
   auto weight_args = std::make_shared<ChangeArgs>();
   CLI::App* weight = AddChangeVerb(
-      backend, ctx, "weight", "Set backends' weight", "reweighted",
-      weight_args, [](const ChangeArgs& args, v1::BackendChange* change) {
+      backend, ctx, "weight", "Set backends' weight", "reweighted", weight_args,
+      [](const ChangeArgs& args, v1::BackendChange* change) {
         change->set_set_weight(args.weight);
       });
   weight_args->weight_opt =
@@ -193,7 +194,8 @@ Example:
                 [](const ChangeArgs&, v1::BackendChange* change) {
                   change->set_set_drained(true);
                 })
-      ->footer(R"(A draining backend leaves the Maglev table; its established flows stay
+      ->footer(
+          R"(A draining backend leaves the Maglev table; its established flows stay
 with it until they end. Watch them go with `xlbctl stats`.
 
 Example:

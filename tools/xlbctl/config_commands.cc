@@ -82,8 +82,7 @@ absl::Status RunGet(Context& ctx, const GetArgs& args) {
     file << *text;
     file.close();
     if (!file) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot write ", temporary));
+      return absl::UnavailableError(absl::StrCat("cannot write ", temporary));
     }
   }
   if (std::rename(temporary.c_str(), args.file.c_str()) != 0) {
@@ -118,8 +117,8 @@ absl::Status RunApply(Context& ctx, const ApplyArgs& args) {
       *text, *format, args.file == "-" ? "stdin" : args.file);
   if (!document.ok()) return document.status();
   if (document->is_single_vip) {
-    absl::Status key_ok = CheckAddress("key.address",
-                                       document->vip.key().address());
+    absl::Status key_ok =
+        CheckAddress("key.address", document->vip.key().address());
     if (!key_ok.ok()) return key_ok;
   }
   auto current =
@@ -130,9 +129,9 @@ absl::Status RunApply(Context& ctx, const ApplyArgs& args) {
                         : DiffConfigs(current->config(), document->config);
   uint64_t expected = args.generation_opt->count() > 0 ? args.generation
                                                        : current->generation();
-  std::string summary = absl::StrCat(
-      diff.vips_created, " to create, ", diff.vips_changed, " to change, ",
-      diff.vips_deleted, " to delete");
+  std::string summary =
+      absl::StrCat(diff.vips_created, " to create, ", diff.vips_changed,
+                   " to change, ", diff.vips_deleted, " to delete");
   if (!ctx.json()) {
     if (diff.empty()) {
       ctx.out << "no changes: the agent's configuration (generation "
@@ -166,7 +165,8 @@ absl::Status RunApply(Context& ctx, const ApplyArgs& args) {
   }
   if (ctx.json()) {
     std::vector<std::string> lines;
-    for (const std::string& line : diff.lines) lines.push_back(JsonString(line));
+    for (const std::string& line : diff.lines)
+      lines.push_back(JsonString(line));
     ctx.out << "{\"generation_read\": \"" << current->generation()
             << "\", \"changes\": [" << absl::StrJoin(lines, ", ")
             << "], \"vips_created\": " << diff.vips_created
@@ -201,7 +201,8 @@ void AddConfigCommands(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"yaml", "json"}));
   get->add_option("--vip", get_args->vip,
                   "Only this VIP (a file `config apply` applies to it alone)");
-  get->footer(R"(The file uses the API's field names (proto/xlb/v1/config.proto): a Config
+  get->footer(
+      R"(The file uses the API's field names (proto/xlb/v1/config.proto): a Config
 ({vips: [...]}) or, with --vip, one Vip ({key: ..., settings: ...,
 backends: [...]}). Fields at their default value are left out. The
 generation read is printed on stderr when writing a file.
@@ -216,12 +217,14 @@ Examples:
   auto apply_args = std::make_shared<ApplyArgs>();
   CLI::App* apply = config->add_subcommand(
       "apply", "Make the configuration (or one VIP) equal a file");
-  apply->add_option("-f,--file", apply_args->file,
-                    "YAML or JSON file; - reads stdin")
+  apply
+      ->add_option("-f,--file", apply_args->file,
+                   "YAML or JSON file; - reads stdin")
       ->required();
-  apply->add_option("--format", apply_args->format,
-                    "yaml or json (default: from the file's extension; "
-                    "yaml also reads JSON)")
+  apply
+      ->add_option("--format", apply_args->format,
+                   "yaml or json (default: from the file's extension; "
+                   "yaml also reads JSON)")
       ->check(CLI::IsMember({"yaml", "json"}));
   apply->add_flag("-n,--dry-run", apply_args->dry_run,
                   "Show the changes, apply nothing");
@@ -229,7 +232,8 @@ Examples:
       "--generation", apply_args->generation,
       "Apply only if the configuration's generation is N (default: the "
       "generation the preview was computed from)");
-  apply->footer(R"(A file with a top-level "vips" list is the whole configuration: VIPs not in
+  apply->footer(
+      R"(A file with a top-level "vips" list is the whole configuration: VIPs not in
 it are deleted. A file with a top-level "key" is one VIP: it is created or
 made equal to the file, other VIPs stay. Before changing anything xlbctl
 prints what will change (+ create, - delete, ~ change) against the

@@ -99,8 +99,7 @@ std::vector<std::string> DiffOneVip(const v1::Vip& current,
   v1::Vip before = NormalizeVip(current);
   v1::Vip after = NormalizeVip(desired);
   std::vector<std::string> lines;
-  DiffFields(before.settings(), after.settings(), "settings.", "    ",
-             &lines);
+  DiffFields(before.settings(), after.settings(), "settings.", "    ", &lines);
   std::map<std::string, const v1::Backend*> old_backends;
   std::map<std::string, const v1::Backend*> new_backends;
   for (const auto& b : before.backends()) old_backends[b.address()] = &b;
@@ -203,7 +202,8 @@ ConfigDiff DiffConfigs(const v1::Config& current, const v1::Config& desired) {
   std::map<std::string, std::pair<const v1::Vip*, const v1::Vip*>> all;
   for (const auto& [key, vip] : old_vips) all[key].first = vip;
   for (const auto& [key, vip] : new_vips) all[key].second = vip;
-  for (const auto& [key, pair] : all) DiffVipInto(pair.first, pair.second, &diff);
+  for (const auto& [key, pair] : all)
+    DiffVipInto(pair.first, pair.second, &diff);
   return diff;
 }
 

@@ -85,8 +85,10 @@ TEST(DiffConfigsTest, HealthCheckChangesNameTheField) {
       v1::HEALTH_CHECK_TYPE_TCP);
   v1::Vip* b = desired.add_vips();
   *b = *a;
-  b->mutable_settings()->mutable_health_check()->mutable_interval()->set_seconds(
-      10);
+  b->mutable_settings()
+      ->mutable_health_check()
+      ->mutable_interval()
+      ->set_seconds(10);
   ConfigDiff diff = DiffConfigs(current, desired);
   EXPECT_THAT(absl::StrJoin(diff.lines, "\n"),
               HasSubstr("settings.health_check.interval: 5s -> 10s"));

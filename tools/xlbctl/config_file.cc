@@ -84,8 +84,8 @@ void AppendGuessedScalar(std::string* out, const YAML::Node& node) {
 }
 
 absl::Status AppendNode(std::string* out, const YAML::Node& node,
-                        const Descriptor* message,
-                        const FieldDescriptor* field, bool in_repeated);
+                        const Descriptor* message, const FieldDescriptor* field,
+                        bool in_repeated);
 
 absl::Status AppendMessage(std::string* out, const YAML::Node& node,
                            const Descriptor* message) {
@@ -101,9 +101,9 @@ absl::Status AppendMessage(std::string* out, const YAML::Node& node,
       out->append("null");
       return absl::OkStatus();
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line ", node.Mark().line + 1, ": expected a mapping of ",
-        message ? message->name() : std::string("fields")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", node.Mark().line + 1, ": expected a mapping of ",
+                     message ? message->name() : std::string("fields")));
   }
   out->push_back('{');
   bool first = true;
@@ -129,8 +129,8 @@ absl::Status AppendMessage(std::string* out, const YAML::Node& node,
 }
 
 absl::Status AppendNode(std::string* out, const YAML::Node& node,
-                        const Descriptor* message,
-                        const FieldDescriptor* field, bool in_repeated) {
+                        const Descriptor* message, const FieldDescriptor* field,
+                        bool in_repeated) {
   if (field != nullptr && field->is_map() && node.IsMap()) {
     const FieldDescriptor* value_field = field->message_type()->map_value();
     out->push_back('{');
@@ -280,9 +280,10 @@ absl::StatusOr<ConfigDocument> ParseConfigDocument(absl::string_view text,
   ConfigDocument document;
   if (root.IsNull()) return document;  // empty file: no VIPs
   if (!root.IsMap()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": expected a mapping with \"vips\" (the whole "
-                "configuration) or \"key\" (one VIP)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": expected a mapping with \"vips\" (the whole "
+                     "configuration) or \"key\" (one VIP)"));
   }
   document.is_single_vip = static_cast<bool>(root["key"]);
   google::protobuf::Message* target =

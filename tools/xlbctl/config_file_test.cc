@@ -62,9 +62,10 @@ TEST(ParseConfigDocumentTest, EmptyFileIsAnEmptyConfiguration) {
 }
 
 TEST(ParseConfigDocumentTest, UnknownFieldIsAnErrorNamingTheFile) {
-  auto doc = ParseConfigDocument("vips:\n  - key: {address: 192.0.2.1}\n    "
-                                 "weight: 3\n",
-                                 FileFormat::kYaml, "lb.yaml");
+  auto doc = ParseConfigDocument(
+      "vips:\n  - key: {address: 192.0.2.1}\n    "
+      "weight: 3\n",
+      FileFormat::kYaml, "lb.yaml");
   ASSERT_FALSE(doc.ok());
   EXPECT_EQ(doc.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(doc.status().message().find("lb.yaml"), std::string::npos);

@@ -31,7 +31,8 @@ absl::StatusOr<std::string> ResolveTarget(const std::string& server) {
   if (absl::StartsWith(server, "unix:")) {
     if (server.size() == 5) {
       return absl::InvalidArgumentError(
-          "--server: \"unix:\" needs a socket path, e.g. unix:/run/xlb/xlbd.sock");
+          "--server: \"unix:\" needs a socket path, e.g. "
+          "unix:/run/xlb/xlbd.sock");
     }
     return server;
   }
@@ -123,9 +124,10 @@ absl::Status Connection::Translate(const grpc::Status& status) const {
                            absl::StripPrefix(target_, "unix:"),
                            "? Choose another server with --server or ",
                            kServerEnvVar, ")")
-            : absl::StrCat(" (is xlbd listening there, with TLS? Choose "
-                           "another server with --server or ",
-                           kServerEnvVar, ")");
+            : absl::StrCat(
+                  " (is xlbd listening there, with TLS? Choose "
+                  "another server with --server or ",
+                  kServerEnvVar, ")");
     return absl::Status(code, absl::StrCat("cannot reach xlbd at ", target_,
                                            ": ", message, hint));
   }

@@ -45,8 +45,7 @@ class Context {
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(
       grpc::Status (v1::LoadBalancer::Stub::*method)(grpc::ClientContext*,
-                                                     const Request&,
-                                                     Response*),
+                                                     const Request&, Response*),
       const Request& request) {
     absl::StatusOr<Connection*> connection = Connect();
     if (!connection.ok()) return connection.status();

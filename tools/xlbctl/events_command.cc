@@ -24,8 +24,8 @@ struct EventsArgs {
 };
 
 std::string EventTime(const google::protobuf::Timestamp& time) {
-  absl::Time t = absl::FromUnixSeconds(time.seconds()) +
-                 absl::Nanoseconds(time.nanos());
+  absl::Time t =
+      absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
   return absl::FormatTime("%Y-%m-%d %H:%M:%E3S", t, absl::LocalTimeZone());
 }
 
@@ -36,8 +36,7 @@ void PrintEvent(std::ostream& out, const v1::Event& event) {
       std::vector<std::string> vips;
       for (const auto& key : c.vips()) vips.push_back(FormatVipKey(key));
       out << event.sequence() << "  " << EventTime(event.time())
-          << "  config  generation " << c.generation() << " by "
-          << c.method()
+          << "  config  generation " << c.generation() << " by " << c.method()
           << (vips.empty() ? "" : absl::StrCat(": ", absl::StrJoin(vips, " ")))
           << "\n";
       break;
@@ -68,8 +67,8 @@ absl::Status RunEvents(Context& ctx, const EventsArgs& args) {
   if (!connection.ok()) return connection.status();
   Connection& conn = **connection;
   if (!conn.WaitForConnected(conn.timeout())) {
-    return conn.Translate(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                       "no connection"));
+    return conn.Translate(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "no connection"));
   }
   bool have_position = false;
   uint64_t last_sequence = 0;
@@ -119,8 +118,8 @@ absl::Status RunEvents(Context& ctx, const EventsArgs& args) {
                  status.error_code() == grpc::StatusCode::CANCELLED;
     if (!retry) return conn.Translate(status);
     ctx.err << "xlbctl: event stream from " << conn.target() << " ended"
-            << (status.ok() ? "" : absl::StrCat(" (", status.error_message(),
-                                                ")"))
+            << (status.ok() ? ""
+                            : absl::StrCat(" (", status.error_message(), ")"))
             << "; reconnecting"
             << (have_position
                     ? absl::StrCat(" to resume after event ", last_sequence)
@@ -139,16 +138,17 @@ void AddEventsCommand(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<EventsArgs>();
   CLI::App* cmd = app.add_subcommand(
       "events", "Follow configuration changes and health transitions");
-  CLI::Option* from_start = cmd->add_flag(
-      "--from-start", args->from_start,
-      "First replay every event the agent still holds");
+  CLI::Option* from_start =
+      cmd->add_flag("--from-start", args->from_start,
+                    "First replay every event the agent still holds");
   args->after_opt = cmd->add_option(
       "--after", args->after,
       "Resume: replay the held events after sequence number SEQ first");
   from_start->excludes(args->after_opt);
   cmd->add_option("-c,--count", args->count,
                   "Stop after N events (default 0: follow until interrupted)");
-  cmd->footer(R"(Prints one line per event: its sequence number, time and what happened
+  cmd->footer(
+      R"(Prints one line per event: its sequence number, time and what happened
 (config: the generation and the call that made it, and the VIPs touched;
 health: a backend's new verdict). If the connection is lost, xlbctl says so
 on stderr, reconnects with backoff and resumes after the last event it
@@ -160,8 +160,7 @@ Examples:
   xlbctl events
   xlbctl events --from-start --count 10 -o json
   xlbctl events --after 1234)");
-  SetAction(cmd, ctx,
-            [args](Context& ctx) { return RunEvents(ctx, *args); });
+  SetAction(cmd, ctx, [args](Context& ctx) { return RunEvents(ctx, *args); });
 }
 
 }  // namespace xlb::xlbctl

@@ -65,13 +65,11 @@ absl::StatusOr<v1::HealthCheck> BuildHealthCheck(const HealthSetArgs& args) {
   std::string unescaped;
   std::string error;
   if (!absl::CUnescape(args.udp_request, &unescaped, &error)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--udp-request: ", error));
+    return absl::InvalidArgumentError(absl::StrCat("--udp-request: ", error));
   }
   hc.set_udp_request(unescaped);
   if (!absl::CUnescape(args.udp_response, &unescaped, &error)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--udp-response: ", error));
+    return absl::InvalidArgumentError(absl::StrCat("--udp-response: ", error));
   }
   hc.set_udp_response(unescaped);
   hc.set_grpc_service(args.grpc_service);
@@ -84,9 +82,9 @@ void AddHealthSet(CLI::App* health, Context& ctx) {
   CLI::App* cmd =
       health->add_subcommand("set", "Set or remove a VIP's health check");
   cmd->add_option("VIP", args->vip, "ADDRESS:PORT[/tcp|/udp]")->required();
-  CLI::Option* none = cmd->add_flag(
-      "--none", args->none,
-      "Remove the health check: every backend counts as healthy");
+  CLI::Option* none =
+      cmd->add_flag("--none", args->none,
+                    "Remove the health check: every backend counts as healthy");
   CLI::Option* type =
       cmd->add_option("-t,--type", args->type,
                       "Probe: tcp (connect), http, https (GET, expected "
@@ -125,11 +123,12 @@ void AddHealthSet(CLI::App* health, Context& ctx) {
   cmd->add_option("--grpc-service", args->grpc_service,
                   "grpc: service name checked (default: the whole server)");
   cmd->add_flag("--https-verify", args->https_verify,
-               "https: verify the backend's certificate chain and name "
-               "(default: not verified, as self-signed certificates are "
-               "common)");
+                "https: verify the backend's certificate chain and name "
+                "(default: not verified, as self-signed certificates are "
+                "common)");
   args->generation_opt = AddGenerationOption(cmd, &args->generation);
-  cmd->footer(R"(Replaces the VIP's whole health check with the one described (options not
+  cmd->footer(
+      R"(Replaces the VIP's whole health check with the one described (options not
 given take their defaults); its other settings and backends stay. Probes
 travel the same encapsulated path as client traffic. Exactly one of --type
 and --none.
@@ -225,24 +224,24 @@ void AddHealthOverride(CLI::App* health, Context& ctx) {
       "--clear", args->clear, "Remove the override: the VIP's check applies");
   args->port_opt = cmd->add_option("-p,--port", args->port,
                                    "Port probed on this backend, 1..65535");
-  CLI::Option* interval = cmd->add_option(
-      "--interval", args->interval, "Time between probes, 100ms..1h");
-  CLI::Option* timeout = cmd->add_option(
-      "--timeout", args->timeout,
-      "Time a probe may take, at most the interval in force");
+  CLI::Option* interval = cmd->add_option("--interval", args->interval,
+                                          "Time between probes, 100ms..1h");
+  CLI::Option* timeout =
+      cmd->add_option("--timeout", args->timeout,
+                      "Time a probe may take, at most the interval in force");
   args->rise_opt = cmd->add_option("--rise", args->rise,
                                    "Successes in a row that mark it up");
   args->fall_opt = cmd->add_option("--fall", args->fall,
                                    "Failures in a row that mark it down");
   CLI::Option* jitter = cmd->add_option(
-      "--jitter", args->jitter,
-      "Delay each probe by a random time below this");
+      "--jitter", args->jitter, "Delay each probe by a random time below this");
   for (CLI::Option* o : {args->port_opt, interval, timeout, args->rise_opt,
                          args->fall_opt, jitter}) {
     clear->excludes(o);
   }
   args->generation_opt = AddGenerationOption(cmd, &args->generation);
-  cmd->footer(R"(Replaces the backend's whole override with the options given: each one
+  cmd->footer(
+      R"(Replaces the backend's whole override with the options given: each one
 given replaces the VIP's health-check value for this backend, the others
 inherit it. The values in force must fit together (timeout at most the
 interval, jitter below it); the agent checks them against the VIP's check.
@@ -275,9 +274,9 @@ Examples:
       if (b.address() == args->address) backend = &b;
     }
     if (backend == nullptr) {
-      return absl::NotFoundError(absl::StrCat(
-          "backend ", args->address, " is not a backend of vip ",
-          FormatVipKey(*key)));
+      return absl::NotFoundError(absl::StrCat("backend ", args->address,
+                                              " is not a backend of vip ",
+                                              FormatVipKey(*key)));
     }
     if (args->clear) {
       backend->clear_health_override();
@@ -306,7 +305,8 @@ void AddHealthShow(CLI::App* health, Context& ctx) {
   CLI::App* cmd = health->add_subcommand(
       "show", "Show health checks and each backend's health");
   cmd->add_option("VIP", *vip_text, "Only this VIP (default: every VIP)");
-  cmd->footer(R"(Per VIP: the health check, whether the VIP has a ring or has failed open,
+  cmd->footer(
+      R"(Per VIP: the health check, whether the VIP has a ring or has failed open,
 and per backend the health check's verdict and the state it gives the
 backend. -o json prints the VipStatus of the VIP named, or {"vips":
 [VipStatus, ...]} for every VIP (the check itself: `vip show -o json`).
@@ -349,8 +349,8 @@ Examples:
       if (vip_status != nullptr) {
         ctx.out << "  has ring: " << YesNo(vip_status->has_ring())
                 << "  fail open: " << YesNo(vip_status->fail_open())
-                << "  lost every backend: "
-                << vip_status->no_backend_events() << " times\n";
+                << "  lost every backend: " << vip_status->no_backend_events()
+                << " times\n";
         PrintBackendHealthTable(ctx.out, *vip_status, "  ");
       }
       std::ostringstream overrides;

@@ -28,8 +28,7 @@ std::string Scaled(double value, double base,
     ++unit;
   }
   if (unit == 0) return absl::StrFormat("%.0f%s", value, units[0]);
-  return absl::StrFormat(value < 10 ? "%.2f%s" : "%.1f%s", value,
-                         units[unit]);
+  return absl::StrFormat(value < 10 ? "%.2f%s" : "%.1f%s", value, units[unit]);
 }
 
 }  // namespace
@@ -81,8 +80,8 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message,
       google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
     return absl::InternalError(
-        absl::StrCat("cannot print ", message.GetTypeName(), " as JSON: ",
-                     std::string(status.message())));
+        absl::StrCat("cannot print ", message.GetTypeName(),
+                     " as JSON: ", std::string(status.message())));
   }
   while (!json.empty() && json.back() == '\n') json.pop_back();
   return json;

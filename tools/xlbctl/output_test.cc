@@ -25,8 +25,9 @@ TEST(ToJsonTest, UsesProtoFieldNamesAndPrintsDefaults) {
   key.set_address("192.0.2.10");
   auto json = ToJson(key, /*pretty=*/false);
   ASSERT_TRUE(json.ok());
-  EXPECT_EQ(*json,
-            R"({"address":"192.0.2.10","port":0,"protocol":"PROTOCOL_UNSPECIFIED"})");
+  EXPECT_EQ(
+      *json,
+      R"({"address":"192.0.2.10","port":0,"protocol":"PROTOCOL_UNSPECIFIED"})");
 }
 
 TEST(HumanTest, ScalesCountsAndBytes) {

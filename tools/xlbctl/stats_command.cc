@@ -48,22 +48,21 @@ absl::StatusOr<std::string> ReportJson(const v1::GetStatsResponse& sample,
           "{\"key\": ", *key, ", \"packets\": ", JsonNumber(it->second.packets),
           ", \"bytes\": ", JsonNumber(it->second.bytes),
           ", \"new_flows\": ", JsonNumber(it->second.new_flows),
-          ", \"no_backend_drops\": ",
-          JsonNumber(it->second.no_backend_drops), "}"));
-    }
-    for (const auto& [address, rate] : rates->backends) {
-      backends.push_back(absl::StrCat(
-          "{\"address\": \"", address, "\", \"packets\": ",
-          JsonNumber(rate.packets), ", \"bytes\": ", JsonNumber(rate.bytes),
+          ", \"no_backend_drops\": ", JsonNumber(it->second.no_backend_drops),
           "}"));
     }
-    absl::StrAppend(
-        &json, ", \"interval_seconds\": ",
-        JsonNumber(absl::ToDoubleSeconds(interval)),
-        ", \"rates_per_second\": {\"counters\": {",
-        absl::StrJoin(counters, ", "), "}, \"vips\": [",
-        absl::StrJoin(vips, ", "), "], \"backends\": [",
-        absl::StrJoin(backends, ", "), "]}");
+    for (const auto& [address, rate] : rates->backends) {
+      backends.push_back(
+          absl::StrCat("{\"address\": \"", address,
+                       "\", \"packets\": ", JsonNumber(rate.packets),
+                       ", \"bytes\": ", JsonNumber(rate.bytes), "}"));
+    }
+    absl::StrAppend(&json, ", \"interval_seconds\": ",
+                    JsonNumber(absl::ToDoubleSeconds(interval)),
+                    ", \"rates_per_second\": {\"counters\": {",
+                    absl::StrJoin(counters, ", "), "}, \"vips\": [",
+                    absl::StrJoin(vips, ", "), "], \"backends\": [",
+                    absl::StrJoin(backends, ", "), "]}");
   }
   json += "}";
   return json;
@@ -212,7 +211,8 @@ void AddStatsCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("-c,--count", args->count,
                   "With --watch: stop after N reports (default 0: until "
                   "interrupted)");
-  cmd->footer(R"(Counters are monotonic since the maps were created (they survive agent
+  cmd->footer(
+      R"(Counters are monotonic since the maps were created (they survive agent
 restarts). Totals are from the last sample; rates are per second between
 two samples --interval apart. Backends are counted over every VIP that uses
 them. -o json prints {"stats": GetStatsResponse, "interval_seconds": S,
@@ -223,8 +223,7 @@ Examples:
   xlbctl stats
   xlbctl stats --interval 0 -o json
   xlbctl stats --vip 192.0.2.10:80/tcp --watch --interval 2s --count 30)");
-  SetAction(cmd, ctx,
-            [args](Context& ctx) { return RunStats(ctx, *args); });
+  SetAction(cmd, ctx, [args](Context& ctx) { return RunStats(ctx, *args); });
 }
 
 }  // namespace xlb::xlbctl

@@ -23,7 +23,8 @@ StatsRates ComputeRates(const v1::GetStatsResponse& earlier,
     rates.counters[name] = Rate(before, value, seconds);
   }
   std::map<std::string, const v1::VipStats*> old_vips;
-  for (const auto& vip : earlier.vips()) old_vips[FormatVipKey(vip.key())] = &vip;
+  for (const auto& vip : earlier.vips())
+    old_vips[FormatVipKey(vip.key())] = &vip;
   for (const auto& vip : later.vips()) {
     std::string key = FormatVipKey(vip.key());
     v1::VipStats zero;

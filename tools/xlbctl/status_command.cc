@@ -51,8 +51,7 @@ void PrintStatus(Context& ctx, const Connection& connection,
   Table maps({"NAME", "USED", "CAPACITY", "USE%", "MEMORY"});
   uint64_t total_memory = 0;
   for (const auto& m : s.maps()) {
-    double percent =
-        m.capacity() == 0 ? 0 : 100.0 * m.used() / m.capacity();
+    double percent = m.capacity() == 0 ? 0 : 100.0 * m.used() / m.capacity();
     maps.AddRow({m.name(), absl::StrCat(m.used()), absl::StrCat(m.capacity()),
                  absl::StrFormat("%.1f", percent),
                  HumanBytes(m.memory_bytes())});
@@ -60,8 +59,7 @@ void PrintStatus(Context& ctx, const Connection& connection,
   }
   maps.AddRow({"total", "", "", "", HumanBytes(total_memory)});
   maps.Print(out, "  ");
-  int backends = 0, up = 0, draining = 0, down = 0, no_ring = 0,
-      fail_open = 0;
+  int backends = 0, up = 0, draining = 0, down = 0, no_ring = 0, fail_open = 0;
   for (const auto& vip : s.vips()) {
     if (!vip.has_ring()) ++no_ring;
     if (vip.fail_open()) ++fail_open;
@@ -106,7 +104,8 @@ void PrintStatus(Context& ctx, const Connection& connection,
 void AddStatusCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "status", "Show the agent, the data plane, map usage and VIP health");
-  cmd->footer(R"(Everything the agent knows about itself: version and uptime, the interface
+  cmd->footer(
+      R"(Everything the agent knows about itself: version and uptime, the interface
 and XDP attach mode, program ids (for bpftool), whether it adopted maps
 pinned by an earlier run, each map's entries, capacity and memory, and per
 VIP whether it has a Maglev table and how many backends are up, draining or
@@ -133,11 +132,12 @@ Examples:
 
 void AddVersionCommand(CLI::App& app, Context& ctx) {
   auto client_only = std::make_shared<bool>(false);
-  CLI::App* cmd = app.add_subcommand(
-      "version", "Show xlbctl's version and the agent's");
+  CLI::App* cmd =
+      app.add_subcommand("version", "Show xlbctl's version and the agent's");
   cmd->add_flag("--client", *client_only,
                 "Only xlbctl's version; do not contact the agent");
-  cmd->footer(R"(The agent's version is read with GetStatus; if the agent cannot be reached
+  cmd->footer(
+      R"(The agent's version is read with GetStatus; if the agent cannot be reached
 its line says why and the exit code is 5.
 
 Examples:

@@ -103,16 +103,15 @@ std::string HealthChangeSummary(const v1::HealthChanged& change) {
 
 void PrintVipTable(std::ostream& out,
                    const google::protobuf::RepeatedPtrField<v1::Vip>& vips) {
-  Table table({"VIP", "HASH", "RING", "SEED", "ECHO", "MIN-HEALTHY",
-               "BACKENDS", "HEALTH-CHECK"});
+  Table table({"VIP", "HASH", "RING", "SEED", "ECHO", "MIN-HEALTHY", "BACKENDS",
+               "HEALTH-CHECK"});
   for (const auto& vip : vips) {
     const v1::VipSettings& s = vip.settings();
     table.AddRow({FormatVipKey(vip.key()), HashModeName(s.hash_mode()),
                   RingSize(s), absl::StrCat(s.maglev_seed()),
                   YesNo(s.echo_reply()),
                   absl::StrFormat("%g", s.min_healthy_fraction()),
-                  absl::StrCat(vip.backends_size()),
-                  HealthCheckSummary(s)});
+                  absl::StrCat(vip.backends_size()), HealthCheckSummary(s)});
   }
   if (table.empty()) {
     out << "no VIPs configured\n";

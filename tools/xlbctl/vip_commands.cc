@@ -96,7 +96,8 @@ void AddVipAdd(CLI::App* vip, Context& ctx) {
                   "Add this backend (weight 1); repeat for more");
   args->settings.Register(cmd);
   args->generation_opt = AddGenerationOption(cmd, &args->generation);
-  cmd->footer(R"(Creates the VIP with the settings given (the others at their defaults) and,
+  cmd->footer(
+      R"(Creates the VIP with the settings given (the others at their defaults) and,
 optionally, backends. Fails with exit code 1 if the VIP exists; use
 `vip update` to change it. A health check is set with `health set`.
 
@@ -143,7 +144,8 @@ void AddVipUpdate(CLI::App* vip, Context& ctx) {
   cmd->add_option("VIP", args->vip, "ADDRESS:PORT[/tcp|/udp]")->required();
   args->settings.Register(cmd);
   args->generation_opt = AddGenerationOption(cmd, &args->generation);
-  cmd->footer(R"(Changes only the settings given; the others, the health check and the
+  cmd->footer(
+      R"(Changes only the settings given; the others, the health check and the
 backends stay. The VIP is read first and written back only if nobody changed
 the configuration in between (or at --generation N, if given).
 
@@ -190,7 +192,8 @@ void AddVipDel(CLI::App* vip, Context& ctx) {
   cmd->alias("delete");
   cmd->add_option("VIP", args->vip, "ADDRESS:PORT[/tcp|/udp]")->required();
   args->generation_opt = AddGenerationOption(cmd, &args->generation);
-  cmd->footer(R"(Packets to the VIP are passed to the kernel from then on. Exit code 3 if
+  cmd->footer(
+      R"(Packets to the VIP are passed to the kernel from then on. Exit code 3 if
 there is no such VIP.
 
 Example:
@@ -215,7 +218,8 @@ Example:
 void AddVipList(CLI::App* vip, Context& ctx) {
   CLI::App* cmd = vip->add_subcommand("list", "List the VIPs");
   cmd->alias("ls");
-  cmd->footer(R"(One line per VIP with its settings and backend count. -o json prints the
+  cmd->footer(
+      R"(One line per VIP with its settings and backend count. -o json prints the
 ListVipsResponse (every VIP's full configuration and the generation).
 
 Examples:
@@ -239,7 +243,8 @@ void AddVipShow(CLI::App* vip, Context& ctx) {
   CLI::App* cmd =
       vip->add_subcommand("show", "Show one VIP's settings and backends");
   cmd->add_option("VIP", *vip_text, "ADDRESS:PORT[/tcp|/udp]")->required();
-  cmd->footer(R"(Settings, health check and backends with their current state. -o json
+  cmd->footer(
+      R"(Settings, health check and backends with their current state. -o json
 prints the GetVipResponse (the VIP's configuration and the generation).
 Exit code 3 if there is no such VIP.
 
@@ -269,7 +274,8 @@ Example:
 }  // namespace
 
 void AddVipCommands(CLI::App& app, Context& ctx) {
-  CLI::App* vip = app.add_subcommand("vip", "Create, change, delete, list VIPs");
+  CLI::App* vip =
+      app.add_subcommand("vip", "Create, change, delete, list VIPs");
   vip->require_subcommand(1);
   AddVipAdd(vip, ctx);
   AddVipUpdate(vip, ctx);

@@ -23,9 +23,9 @@
 namespace xlb::xlbctl {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AgentProcess;
 using testing::CommandResult;
+using ::testing::HasSubstr;
 
 constexpr char kVip[] = "192.0.2.10:80/tcp";
 
@@ -95,8 +95,8 @@ TEST_F(XlbctlTest, StatusTellsTheAgentDataPlaneAndMaps) {
   EXPECT_THAT(r.out, HasSubstr("attach mode:"));
   EXPECT_THAT(r.out, HasSubstr(agent_->interface()));
   EXPECT_THAT(r.out, HasSubstr("conns"));
-  auto status = ParseJson<v1::GetStatusResponse>(
-      Cli({"status", "-o", "json"}).out);
+  auto status =
+      ParseJson<v1::GetStatusResponse>(Cli({"status", "-o", "json"}).out);
   EXPECT_EQ(status.interface(), agent_->interface());
   EXPECT_FALSE(status.maps().empty());
   EXPECT_GT(status.balancer_program_id(), 0u);
@@ -109,10 +109,10 @@ TEST_F(XlbctlTest, VersionShowsClientAndAgent) {
 }
 
 TEST_F(XlbctlTest, VipLifecycle) {
-  Cli({"vip", "add", kVip, "-b", "198.51.100.1", "-b", "198.51.100.2",
-       "--hash", "no-source-port", "--ring-size", "1021"});
-  auto list = ParseJson<v1::ListVipsResponse>(
-      Cli({"vip", "list", "-o", "json"}).out);
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1", "-b", "198.51.100.2", "--hash",
+       "no-source-port", "--ring-size", "1021"});
+  auto list =
+      ParseJson<v1::ListVipsResponse>(Cli({"vip", "list", "-o", "json"}).out);
   ASSERT_EQ(list.vips_size(), 1);
   EXPECT_EQ(list.vips(0).key().address(), "192.0.2.10");
   EXPECT_EQ(list.vips(0).settings().hash_mode(), v1::HASH_MODE_NO_SOURCE_PORT);
@@ -130,7 +130,8 @@ TEST_F(XlbctlTest, VipLifecycle) {
 
   Cli({"vip", "add", "[2001:db8::10]:53/udp"});
   Cli({"vip", "del", kVip});
-  list = ParseJson<v1::ListVipsResponse>(Cli({"vip", "list", "-o", "json"}).out);
+  list =
+      ParseJson<v1::ListVipsResponse>(Cli({"vip", "list", "-o", "json"}).out);
   ASSERT_EQ(list.vips_size(), 1);
   EXPECT_EQ(list.vips(0).key().address(), "2001:db8::10");
   CommandResult gone = Cli({"vip", "show", kVip}, kExitNotFound);
@@ -194,8 +195,8 @@ TEST_F(XlbctlTest, HealthSetShowAndRemove) {
   auto json = ParseJson<google::protobuf::Struct>(
       Cli({"health", "show", "-o", "json"}).out);
   EXPECT_EQ(json.fields().at("vips").list_value().values_size(), 1);
-  auto one = ParseJson<v1::VipStatus>(
-      Cli({"health", "show", kVip, "-o", "json"}).out);
+  auto one =
+      ParseJson<v1::VipStatus>(Cli({"health", "show", kVip, "-o", "json"}).out);
   ASSERT_EQ(one.backends_size(), 1);
   EXPECT_EQ(one.backends(0).address(), "198.51.100.1");
 
@@ -255,8 +256,8 @@ TEST_F(XlbctlTest, StatsPrintTotalsAndRates) {
 }
 
 TEST_F(XlbctlTest, EventsFollowChangesAndResumeAfterAgentRestart) {
-  pid_t watcher = agent_->Spawn(
-      {"events", "--count", "3", "-o", "json"}, "events");
+  pid_t watcher =
+      agent_->Spawn({"events", "--count", "3", "-o", "json"}, "events");
   absl::SleepFor(absl::Milliseconds(500));  // let it subscribe
   Cli({"vip", "add", kVip});
   absl::SleepFor(absl::Milliseconds(300));
@@ -267,7 +268,8 @@ TEST_F(XlbctlTest, EventsFollowChangesAndResumeAfterAgentRestart) {
   CommandResult r = agent_->Wait(watcher, "events", 30);
   EXPECT_EQ(r.exit_code, kExitOk) << r.err;
   EXPECT_THAT(r.err, HasSubstr("reconnecting"));
-  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u) << r.out;
   auto first = ParseJson<v1::Event>(lines[0]);
   EXPECT_EQ(first.config_changed().method(), "CreateVip");
@@ -347,18 +349,17 @@ TEST_F(XlbctlTest, ConfigApplyRefusesAStaleGeneration) {
   uint64_t stale = Config().generation();
   Cli({"backend", "add", kVip, "198.51.100.1"});
   std::string path = WriteFile("empty.yaml", "vips: []\n");
-  CommandResult r = Cli({"config", "apply", "-f", path, "--generation",
-                         std::to_string(stale)},
-                        kExitFailure);
+  CommandResult r = Cli(
+      {"config", "apply", "-f", path, "--generation", std::to_string(stale)},
+      kExitFailure);
   EXPECT_THAT(r.err, HasSubstr("generation"));
   EXPECT_EQ(Config().config().vips_size(), 1) << "nothing applied";
 }
 
 TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
   // Unknown VIP.
-  CommandResult r =
-      Cli({"backend", "add", "192.0.2.99:80/tcp", "198.51.100.1"},
-          kExitNotFound);
+  CommandResult r = Cli({"backend", "add", "192.0.2.99:80/tcp", "198.51.100.1"},
+                        kExitNotFound);
   EXPECT_THAT(r.err, HasSubstr("xlbctl: "));
   Cli({"vip", "del", "192.0.2.99:80/tcp"}, kExitNotFound);
   Cli({"health", "set", "192.0.2.99:80/tcp", "--type", "tcp"}, kExitNotFound);
@@ -376,8 +377,9 @@ TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
   Cli({"vip", "add", "192.0.2.10:99999/tcp"}, kExitInvalid);
   Cli({"health", "set", kVip, "--type", "tcp", "--interval", "soon"},
       kExitInvalid);
-  r = Cli({"config", "apply", "-f", WriteFile("bad.yaml", "vips: [{nope: 1}]\n")},
-          kExitInvalid);
+  r = Cli(
+      {"config", "apply", "-f", WriteFile("bad.yaml", "vips: [{nope: 1}]\n")},
+      kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("bad.yaml"));
   // Exists already: a failure without a code of its own.
   Cli({"vip", "add", kVip}, kExitFailure);
@@ -389,7 +391,8 @@ TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
   // Agent down.
   agent_->Stop();
   r = Cli({"--timeout", "2s", "vip", "list"}, kExitUnavailable);
-  EXPECT_THAT(r.err, HasSubstr("cannot reach xlbd at unix:" + agent_->socket()));
+  EXPECT_THAT(r.err,
+              HasSubstr("cannot reach xlbd at unix:" + agent_->socket()));
   Cli({"--timeout", "2s", "events"}, kExitUnavailable);
   Cli({"--timeout", "2s", "version"}, kExitUnavailable);
 }

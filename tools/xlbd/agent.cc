@@ -35,13 +35,12 @@ absl::StatusOr<Prefix> ParsePrefix(const std::string& text, bool v6,
   Prefix prefix{.length = max};
   absl::StatusOr<IpAddress> address = IpAddress::Parse(parts[0]);
   if (parts.size() > 2 || !address.ok() || address->is_v4() == v6 ||
-      (parts.size() == 2 &&
-       (!absl::SimpleAtoi(parts[1], &prefix.length) || prefix.length > max ||
-        prefix.length == 0))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, ": \"", text, "\" is not an ", v6 ? "IPv6" : "IPv4",
-        " address or prefix (e.g. ",
-        v6 ? "2001:db8::10/128" : "198.51.100.10/32", ")"));
+      (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &prefix.length) ||
+                             prefix.length > max || prefix.length == 0))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": \"", text, "\" is not an ", v6 ? "IPv6" : "IPv4",
+                     " address or prefix (e.g. ",
+                     v6 ? "2001:db8::10/128" : "198.51.100.10/32", ")"));
   }
   prefix.address = *address;
   return prefix;
@@ -80,10 +79,11 @@ absl::Status ValidateAgentOptions(const AgentOptions& o) {
     return absl::InvalidArgumentError(
         "--max-vips, --max-backends (>= 2), --max-conns: must be positive");
   }
-  if (o.limits.max_ring_size < 1021 || o.limits.max_ring_size > XLB_MAX_RING_SIZE) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max-ring-size: ", o.limits.max_ring_size, " is outside [1021, ",
-        XLB_MAX_RING_SIZE, "]"));
+  if (o.limits.max_ring_size < 1021 ||
+      o.limits.max_ring_size > XLB_MAX_RING_SIZE) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-ring-size: ", o.limits.max_ring_size,
+                     " is outside [1021, ", XLB_MAX_RING_SIZE, "]"));
   }
   if (o.mtu != 0 && (o.mtu < 576 || o.mtu > 65535)) {
     return absl::InvalidArgumentError(
@@ -121,7 +121,9 @@ absl::StatusOr<xlb_config> BuildDataplaneConfig(const AgentOptions& o) {
   config.mtu = o.mtu;
   if (o.interface.empty()) {
     if (config.mtu == 0) config.mtu = 1500;
-    if (o.gateway_mac) std::copy(o.gateway_mac->begin(), o.gateway_mac->end(), config.gateway_mac);
+    if (o.gateway_mac)
+      std::copy(o.gateway_mac->begin(), o.gateway_mac->end(),
+                config.gateway_mac);
     return config;
   }
   absl::StatusOr<MacAddress> mac = InterfaceMac(o.interface);
@@ -178,11 +180,12 @@ absl::Status RunAgent(const AgentOptions& o) {
       Balancer::Create(dataplane->get());
   if (!balancer.ok()) return balancer.status();
   absl::StatusOr<std::unique_ptr<api::Controller>> controller =
-      api::Controller::Create(balancer->get(),
-                              api::ControllerOptions{.state_file = &state_file,
-                                                     .event_capacity = o.event_buffer,
-                                                     .start_time = start,
-                                                     .version = XLB_VERSION});
+      api::Controller::Create(
+          balancer->get(),
+          api::ControllerOptions{.state_file = &state_file,
+                                 .event_capacity = o.event_buffer,
+                                 .start_time = start,
+                                 .version = XLB_VERSION});
   if (!controller.ok()) return controller.status();
 
   if (absl::Status s = (*dataplane)->SetConfig(*dp_config); !s.ok()) return s;
@@ -191,12 +194,14 @@ absl::Status RunAgent(const AgentOptions& o) {
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = (*dataplane)->AttachHealthcheck(o.interface); !s.ok()) {
+    if (absl::Status s = (*dataplane)->AttachHealthcheck(o.interface);
+        !s.ok()) {
       return s;
     }
-    LogInfo("xlbd", "attached",
-            {{"interface", o.interface},
-             {"mode", o.attach_mode == XdpMode::kNative ? "native" : "generic"}});
+    LogInfo(
+        "xlbd", "attached",
+        {{"interface", o.interface},
+         {"mode", o.attach_mode == XdpMode::kNative ? "native" : "generic"}});
   }
 
   std::unique_ptr<api::HealthSync> health;
@@ -212,8 +217,8 @@ absl::Status RunAgent(const AgentOptions& o) {
     api::HealthSync* sync = health.get();
     (*controller)->SetConfigChangeHook([sync] { sync->Sync(); });
     LogInfo("health", "health checks running",
-            {{"mode", mode == health::ProbeMode::kTunnelled ? "tunnelled"
-                                                            : "direct"},
+            {{"mode",
+              mode == health::ProbeMode::kTunnelled ? "tunnelled" : "direct"},
              {"targets", sync->target_count()}});
   }
 
@@ -247,9 +252,9 @@ absl::Status RunAgent(const AgentOptions& o) {
               .stats = stats.ok() ? &*stats : nullptr,
               .vips = c->ListVipStatus(),
               .health_transitions = c->HealthTransitionCounts(),
-              .health_probes = sync != nullptr
-                                   ? sync->probe_counts()
-                                   : std::vector<api::HealthSync::ProbeCounts>(),
+              .health_probes =
+                  sync != nullptr ? sync->probe_counts()
+                                  : std::vector<api::HealthSync::ProbeCounts>(),
               .requests = counters.Snapshot(),
               .generation = c->generation(),
               .uptime_seconds = absl::ToDoubleSeconds(absl::Now() - start)};
@@ -258,8 +263,9 @@ absl::Status RunAgent(const AgentOptions& o) {
     if (!started.ok()) return started.status();
     metrics = *std::move(started);
   }
-  LogInfo("xlbd", "ready", {{"version", XLB_VERSION},
-                            {"generation", (*controller)->generation()}});
+  LogInfo(
+      "xlbd", "ready",
+      {{"version", XLB_VERSION}, {"generation", (*controller)->generation()}});
 
   sigset_t signals;
   sigemptyset(&signals);

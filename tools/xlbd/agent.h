@@ -27,10 +27,10 @@ struct AgentOptions {
   api::ListenerOptions listeners;
   std::string metrics_address = "127.0.0.1:9470";  // empty: none
   DataplaneLimits limits;
-  std::string source_v4;  // "198.51.100.10/32"; empty: none
-  std::string source_v6;  // "2001:db8::10/128"; empty: none
+  std::string source_v4;                  // "198.51.100.10/32"; empty: none
+  std::string source_v6;                  // "2001:db8::10/128"; empty: none
   std::optional<MacAddress> gateway_mac;  // unset: resolved
-  uint32_t mtu = 0;  // 0: the interface's MTU
+  uint32_t mtu = 0;                       // 0: the interface's MTU
   absl::Duration tcp_idle_timeout = absl::Seconds(300);
   absl::Duration udp_idle_timeout = absl::Seconds(30);
   uint32_t hash_seed = 0;

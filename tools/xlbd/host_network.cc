@@ -50,8 +50,8 @@ absl::Status Ioctl(const std::string& ifname, unsigned long request,
   std::memset(&ifr, 0, sizeof(ifr));
   std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
   if (!fd.valid() || ioctl(fd.get(), request, &ifr) != 0) {
-    return absl::NotFoundError(absl::StrCat("--interface: ", ifname, ": ",
-                                            std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrCat("--interface: ", ifname, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -62,8 +62,8 @@ absl::StatusOr<MacAddress> ParseMac(absl::string_view text) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
   MacAddress mac{};
   if (parts.size() != 6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\" is not a MAC address (aa:bb:cc:dd:ee:ff)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\" is not a MAC address (aa:bb:cc:dd:ee:ff)"));
   }
   for (size_t i = 0; i < 6; ++i) {
     uint32_t byte = 0;
@@ -128,9 +128,9 @@ absl::StatusOr<MacAddress> MacFromArpTable(absl::string_view table,
     if (!absl::SimpleHexAtoi(f[2], &flags) || (flags & 0x2) == 0) continue;
     return ParseMac(f[3]);
   }
-  return absl::NotFoundError(absl::StrCat(
-      "gateway ", ip, " has no complete ARP entry on ", ifname,
-      " (ping it once, or give --gateway-mac)"));
+  return absl::NotFoundError(
+      absl::StrCat("gateway ", ip, " has no complete ARP entry on ", ifname,
+                   " (ping it once, or give --gateway-mac)"));
 }
 
 absl::StatusOr<MacAddress> GatewayMac(const std::string& ifname) {
@@ -145,9 +145,10 @@ absl::StatusOr<MacAddress> GatewayMac(const std::string& ifname) {
   } else {
     v4_problem = std::string(gateway.status().message());
   }
-  // IPv6: "default via fe80::1 dev eth0 ..." then "fe80::1 lladdr aa:.. REACHABLE".
-  absl::StatusOr<std::string> route =
-      RunCommand(absl::StrCat("ip -6 route show default dev ", ifname, " 2>/dev/null"));
+  // IPv6: "default via fe80::1 dev eth0 ..." then "fe80::1 lladdr aa:..
+  // REACHABLE".
+  absl::StatusOr<std::string> route = RunCommand(
+      absl::StrCat("ip -6 route show default dev ", ifname, " 2>/dev/null"));
   std::string v6_problem = "no IPv6 default route via a gateway on " + ifname;
   if (route.ok()) {
     std::vector<absl::string_view> f =
@@ -155,21 +156,22 @@ absl::StatusOr<MacAddress> GatewayMac(const std::string& ifname) {
     for (size_t i = 0; i + 1 < f.size(); ++i) {
       if (f[i] != "via") continue;
       const std::string via(f[i + 1]);
-      absl::StatusOr<std::string> neigh = RunCommand(
-          absl::StrCat("ip -6 neigh show ", via, " dev ", ifname, " 2>/dev/null"));
+      absl::StatusOr<std::string> neigh = RunCommand(absl::StrCat(
+          "ip -6 neigh show ", via, " dev ", ifname, " 2>/dev/null"));
       if (!neigh.ok()) break;
       std::vector<absl::string_view> n =
           absl::StrSplit(*neigh, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
       for (size_t j = 0; j + 1 < n.size(); ++j) {
         if (n[j] == "lladdr") return ParseMac(n[j + 1]);
       }
-      v6_problem = absl::StrCat("IPv6 gateway ", via, " has no neighbour entry");
+      v6_problem =
+          absl::StrCat("IPv6 gateway ", via, " has no neighbour entry");
       break;
     }
   }
-  return absl::NotFoundError(absl::StrCat(
-      "cannot resolve the gateway MAC on ", ifname, ": ", v4_problem, "; ",
-      v6_problem, ". Give --gateway-mac"));
+  return absl::NotFoundError(absl::StrCat("cannot resolve the gateway MAC on ",
+                                          ifname, ": ", v4_problem, "; ",
+                                          v6_problem, ". Give --gateway-mac"));
 }
 
 }  // namespace xlb::xlbd

@@ -7,13 +7,17 @@ namespace xlb::xlbd {
 namespace {
 
 constexpr char kRoute[] =
-    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+    "Iface\tDestination\tGateway "
+    "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
     "eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
     "eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
 constexpr char kArp[] =
-    "IP address       HW type     Flags       HW address            Mask     Device\n"
-    "192.168.0.1      0x1         0x2         52:54:00:12:34:56     *        eth0\n"
-    "192.168.0.7      0x1         0x0         00:00:00:00:00:00     *        eth0\n";
+    "IP address       HW type     Flags       HW address            Mask     "
+    "Device\n"
+    "192.168.0.1      0x1         0x2         52:54:00:12:34:56     *        "
+    "eth0\n"
+    "192.168.0.7      0x1         0x0         00:00:00:00:00:00     *        "
+    "eth0\n";
 
 TEST(HostNetworkTest, DefaultGatewayComesFromTheRouteTable) {
   EXPECT_EQ(*DefaultGatewayV4FromRouteTable(kRoute, "eth0"), "192.168.0.1");
@@ -23,7 +27,8 @@ TEST(HostNetworkTest, DefaultGatewayComesFromTheRouteTable) {
 TEST(HostNetworkTest, GatewayMacComesFromACompleteArpEntry) {
   EXPECT_EQ(FormatMac(*MacFromArpTable(kArp, "192.168.0.1", "eth0")),
             "52:54:00:12:34:56");
-  EXPECT_FALSE(MacFromArpTable(kArp, "192.168.0.7", "eth0").ok());  // incomplete
+  EXPECT_FALSE(
+      MacFromArpTable(kArp, "192.168.0.7", "eth0").ok());  // incomplete
   EXPECT_FALSE(MacFromArpTable(kArp, "192.168.0.1", "eth1").ok());
 }
 

@@ -35,7 +35,8 @@ ABSL_FLAG(std::string, listen_unix, xlb::api::kDefaultUnixSocket,
 ABSL_FLAG(std::string, listen_tcp, "",
           "host:port of a TCP gRPC listener. Needs --tls-cert and --tls-key "
           "(or --insecure-tcp-without-tls). Empty: none.");
-ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (chain) for --listen-tcp.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM server certificate (chain) for --listen-tcp.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle: when set, TCP clients must present a certificate "
@@ -143,9 +144,9 @@ int main(int argc, char** argv) {
   }
   xlb::LogLevel level;
   if (!xlb::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--log-level: \"", absl::GetFlag(FLAGS_log_level),
-        "\" is not debug, info, warning or error")));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--log-level: \"", absl::GetFlag(FLAGS_log_level),
+                     "\" is not debug, info, warning or error")));
   }
   xlb::SetLogLevel(level);
 
@@ -177,12 +178,14 @@ int main(int argc, char** argv) {
       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
       .tls_key_file = absl::GetFlag(FLAGS_tls_key),
       .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca),
-      .insecure_tcp_without_tls = absl::GetFlag(FLAGS_insecure_tcp_without_tls)};
+      .insecure_tcp_without_tls =
+          absl::GetFlag(FLAGS_insecure_tcp_without_tls)};
   o.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  o.limits = xlb::DataplaneLimits{.max_vips = absl::GetFlag(FLAGS_max_vips),
-                                  .max_backends = absl::GetFlag(FLAGS_max_backends),
-                                  .max_ring_size = absl::GetFlag(FLAGS_max_ring_size),
-                                  .max_conns = absl::GetFlag(FLAGS_max_conns)};
+  o.limits =
+      xlb::DataplaneLimits{.max_vips = absl::GetFlag(FLAGS_max_vips),
+                           .max_backends = absl::GetFlag(FLAGS_max_backends),
+                           .max_ring_size = absl::GetFlag(FLAGS_max_ring_size),
+                           .max_conns = absl::GetFlag(FLAGS_max_conns)};
   o.source_v4 = absl::GetFlag(FLAGS_source_v4);
   o.source_v6 = absl::GetFlag(FLAGS_source_v6);
   if (const std::string mac = absl::GetFlag(FLAGS_gateway_mac); !mac.empty()) {
@@ -207,9 +210,9 @@ int main(int argc, char** argv) {
   } else if (probe_mode == "off") {
     o.health_probe_mode = std::nullopt;
   } else {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--health-probe-mode: \"", probe_mode,
-        "\" is not tunnelled, direct or off")));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--health-probe-mode: \"", probe_mode,
+                     "\" is not tunnelled, direct or off")));
   }
 
   if (absl::Status s = xlb::xlbd::RunAgent(o); !s.ok()) return Fail(s);

@@ -3,13 +3,13 @@
 // each call the pinned maps are read back; restarts (SIGTERM and SIGKILL)
 // must adopt what is pinned, keep traffic attached, and converge to the last
 // acknowledged state; a corrupt state file must stop the agent.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -87,14 +87,20 @@ class XlbdTest : public ::testing::Test {
   // Starts xlbd in the namespace; returns its pid (0 on spawn failure).
   pid_t Spawn(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {
-        "/usr/bin/nsenter", absl::StrCat("--net=/run/netns/", ns_->name()),
-        XLBD_PATH, "--interface=xlb0", "--attach-mode=native",
+        "/usr/bin/nsenter",
+        absl::StrCat("--net=/run/netns/", ns_->name()),
+        XLBD_PATH,
+        "--interface=xlb0",
+        "--attach-mode=native",
         absl::StrCat("--bpffs-dir=", pin_dir_),
         absl::StrCat("--state-file=", state_path()),
         absl::StrCat("--listen-unix=", socket_path()),
         absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_),
-        "--source-v4=10.9.0.1/32", "--gateway-mac=02:00:00:00:00:01",
-        "--max-vips=16", "--max-backends=64", "--max-conns=4096"};
+        "--source-v4=10.9.0.1/32",
+        "--gateway-mac=02:00:00:00:00:01",
+        "--max-vips=16",
+        "--max-backends=64",
+        "--max-conns=4096"};
     for (auto& e : extra) args.push_back(e);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -104,7 +110,8 @@ class XlbdTest : public ::testing::Test {
     posix_spawn_file_actions_addopen(&actions, 2, log_path().c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     pid_t pid = 0;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    int rc =
+        posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     EXPECT_EQ(rc, 0);
     return rc == 0 ? pid : 0;
@@ -114,7 +121,8 @@ class XlbdTest : public ::testing::Test {
   void Start() {
     pid_ = Spawn();
     ASSERT_NE(pid_, 0);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -150,10 +158,12 @@ class XlbdTest : public ::testing::Test {
 
   // A reader of the pinned maps (same sizes as xlbd's).
   std::unique_ptr<Dataplane> Maps() {
-    auto dp = Dataplane::Load(DataplaneOptions{
-        .limits = {.max_vips = 16, .max_backends = 64,
-                   .max_ring_size = XLB_MAX_RING_SIZE, .max_conns = 4096},
-        .pin_dir = pin_dir_});
+    auto dp = Dataplane::Load(
+        DataplaneOptions{.limits = {.max_vips = 16,
+                                    .max_backends = 64,
+                                    .max_ring_size = XLB_MAX_RING_SIZE,
+                                    .max_conns = 4096},
+                         .pin_dir = pin_dir_});
     EXPECT_TRUE(dp.ok()) << dp.status();
     return dp.ok() ? *std::move(dp) : nullptr;
   }
@@ -302,10 +312,12 @@ TEST_F(XlbdTest, InvalidRequestsChangeNeitherConfigNorMaps) {
     many.add_backends()->set_address(absl::StrCat("10.2.0.", i));
   }
   EXPECT_EQ(Create(many).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(Config(), before));
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(Config(), before));
   const auto vips_after = *dp->ListVips();
   ASSERT_EQ(vips_after.size(), vips_before.size());
-  EXPECT_EQ(std::memcmp(&vips_after[0], &vips_before[0], sizeof(vips_before[0])), 0);
+  EXPECT_EQ(
+      std::memcmp(&vips_after[0], &vips_before[0], sizeof(vips_before[0])), 0);
   const auto backends_after = LiveBackends(*dp);
   ASSERT_EQ(backends_after.size(), backends_before.size());
   for (const auto& [i, b] : backends_before) {
@@ -328,7 +340,8 @@ TEST_F(XlbdTest, RestartAdoptsIndexesGenerationsAndRings) {
   const auto backends = LiveBackends(*dp);
   const auto vips = *dp->ListVips();
   std::map<uint32_t, uint32_t> ring_ids;
-  for (const auto& [key, value] : vips) ring_ids[value.index] = RingMapId(value.index);
+  for (const auto& [key, value] : vips)
+    ring_ids[value.index] = RingMapId(value.index);
 
   EXPECT_EQ(WEXITSTATUS(Kill(SIGTERM)), 0);
   EXPECT_TRUE(XdpAttached()) << "stopping xlbd must not detach";
@@ -336,7 +349,8 @@ TEST_F(XlbdTest, RestartAdoptsIndexesGenerationsAndRings) {
 
   ASSERT_NO_FATAL_FAILURE(Start());
   EXPECT_TRUE(Status().adopted_pinned_maps());
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(Config(), config));
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(Config(), config));
   const auto after = LiveBackends(*dp);
   ASSERT_EQ(after.size(), backends.size());
   for (const auto& [index, b] : backends) {
@@ -344,8 +358,8 @@ TEST_F(XlbdTest, RestartAdoptsIndexesGenerationsAndRings) {
         << "backend index " << index << " changed";
   }
   for (const auto& [index, id] : ring_ids) {
-    EXPECT_EQ(RingMapId(index), id) << "ring of VIP index " << index
-                                    << " was rebuilt";
+    EXPECT_EQ(RingMapId(index), id)
+        << "ring of VIP index " << index << " was rebuilt";
   }
 }
 
@@ -398,16 +412,21 @@ TEST_F(XlbdTest, KillNineAtAnyMomentConvergesToTheLastAcknowledgedState) {
         const std::string address = absl::StrCat("10.3.0.", next % 50 + 1);
         const bool present = acked.contains(address);
         uint64_t generation = 0;
-        grpc::Status s = Backends(
-            {present ? Remove(web_, address) : Add(web_, address)}, &generation);
+        grpc::Status s =
+            Backends({present ? Remove(web_, address) : Add(web_, address)},
+                     &generation);
         ++next;
         if (!s.ok()) break;  // the agent died mid-call: not acknowledged
         std::lock_guard<std::mutex> lock(mu);
-        if (present) acked.erase(address); else acked.insert(address);
+        if (present)
+          acked.erase(address);
+        else
+          acked.insert(address);
         last = generation;
       }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + random() % 300));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(100 + random() % 300));
     kill(pid_, SIGKILL);
     int wstatus;
     waitpid(pid_, &wstatus, 0);
@@ -448,7 +467,8 @@ TEST_F(XlbdTest, CorruptStateFileStopsTheAgentAndLeavesTrafficAlone) {
   ASSERT_TRUE(Backends({Add(web_, "198.51.100.2")}).ok());
   Kill(SIGTERM);
   const std::string good = ReadFile(state_path());
-  std::ofstream(state_path(), std::ios::trunc) << good.substr(0, good.size() / 2);
+  std::ofstream(state_path(), std::ios::trunc)
+      << good.substr(0, good.size() / 2);
 
   pid_t pid = Spawn();
   int status = 0;
@@ -496,11 +516,13 @@ TEST_F(XlbdTest, MetricsEndpointServesPrometheusText) {
   }
   EXPECT_THAT(body, HasSubstr("HTTP/1.1 200 OK")) << ReadFile(log_path());
   EXPECT_THAT(body, HasSubstr("xlb_packets_total{reason=\"drop_no_backend\"}"));
-  EXPECT_THAT(body, HasSubstr("xlb_vip_packets_total{vip=\"192.0.2.1:80/tcp\"}"));
-  EXPECT_THAT(body, HasSubstr(
-      "xlb_backend_up{vip=\"192.0.2.1:80/tcp\",backend=\"198.51.100.1\"} 1"));
-  EXPECT_THAT(body, HasSubstr(
-      "xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 1"));
+  EXPECT_THAT(body,
+              HasSubstr("xlb_vip_packets_total{vip=\"192.0.2.1:80/tcp\"}"));
+  EXPECT_THAT(body, HasSubstr("xlb_backend_up{vip=\"192.0.2.1:80/"
+                              "tcp\",backend=\"198.51.100.1\"} 1"));
+  EXPECT_THAT(
+      body,
+      HasSubstr("xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 1"));
 }
 
 TEST_F(XlbdTest, BadFlagsAreAClearErrorAndNonZeroExit) {
