@@ -68,7 +68,7 @@ struct HealthCheckSpec {
   absl::Duration jitter = absl::ZeroDuration();
   // kHttp / kHttps.
   std::string http_path = "/";
-  std::string http_host;  // empty: the backend's address
+  std::string http_host;  // empty: the address probed (VIP when tunnelled)
   std::vector<uint32_t> http_expected_codes = {200};
   std::string http_body_substring;  // empty: any body
   // kUdp: the datagram sent, and the reply expected (empty: any reply).

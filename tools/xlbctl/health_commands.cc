@@ -109,7 +109,8 @@ void AddHealthSet(CLI::App* health, Context& ctx) {
   cmd->add_option("--http-path", args->http_path,
                   "http/https: request path (default /)");
   cmd->add_option("--http-host", args->http_host,
-                  "http/https: Host header (default: the backend's address)");
+                  "http/https: Host header (default: the address probed: the "
+                  "VIP, or the backend in direct probe mode)");
   cmd->add_option("--http-codes", args->http_codes,
                   "http/https: healthy status codes (default 200)")
       ->delimiter(',');
