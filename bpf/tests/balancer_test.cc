@@ -74,10 +74,7 @@ TEST_F(BalancerPacketTest, UdpIpv4IsForwardedAndRecordsItsFlow) {
   const uint32_t backend = Pick(flow, Alternating(kV4BackendA, 2));
   ExpectTx(FromClient(ip), Forwarded(ip, flow, backend));
   EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, backend);
-  EXPECT_EQ(conn->generation, Generation(backend));
+  ExpectConnTo(flow, backend);
 }
 
 TEST_F(BalancerPacketTest, UdpIpv6ToIpv6BackendIsForwarded) {
@@ -202,10 +199,9 @@ TEST_F(BalancerPacketTest, SynWritesConnEntryWithBackendAndGeneration) {
       TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40002, 80, kTcpSyn));
   ExpectTx(FromClient(ip), Forwarded(ip, flow, backend));
   const uint64_t after = MonotonicCoarseNs();
+  ExpectConnTo(flow, backend);
   const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value()) << "no conns entry for the SYN's flow";
-  EXPECT_EQ(conn->backend, backend);
-  EXPECT_EQ(conn->generation, Generation(backend));
+  ASSERT_TRUE(conn.has_value());
   // bpf_ktime_get_coarse_ns() may lag the fine clock by a tick.
   EXPECT_GE(conn->last_seen_ns + 1000000000ull, before);
   EXPECT_LE(conn->last_seen_ns, after);
@@ -222,10 +218,7 @@ TEST_F(BalancerPacketTest, AckWithoutEntryIsPickedByMaglevAndRecorded) {
   ExpectTx(FromClient(ip), Forwarded(ip, flow, backend));
   EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
   EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 0u);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, backend);
-  EXPECT_EQ(conn->generation, Generation(backend));
+  ExpectConnTo(flow, backend);
 }
 
 TEST_F(BalancerPacketTest, EstablishedFlowFollowsItsConnEntry) {
@@ -262,10 +255,7 @@ TEST_F(BalancerPacketTest, SynSkipsConnEntryAndReplacesIt) {
   ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
   EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 1u);
   EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 0u);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, kV4BackendA);
-  EXPECT_EQ(conn->generation, Generation(kV4BackendA));
+  ExpectConnTo(flow, kV4BackendA);
 }
 
 TEST_F(BalancerPacketTest, DownBackendEntryIsReplacedByNewPick) {
@@ -280,10 +270,7 @@ TEST_F(BalancerPacketTest, DownBackendEntryIsReplacedByNewPick) {
   ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
   EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
   EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 0u);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, kV4BackendA);
-  EXPECT_EQ(conn->generation, Generation(kV4BackendA));
+  ExpectConnTo(flow, kV4BackendA);
 }
 
 TEST_F(BalancerPacketTest, UnusedBackendEntryIsReplacedByNewPick) {
@@ -320,10 +307,7 @@ TEST_F(BalancerPacketTest, ReusedBackendIndexEntryIsReplacedByNewPick) {
                              Tcp(40008, 80, kTcpAck, 5));
   ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
   EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, kV4BackendA);
-  EXPECT_EQ(conn->generation, Generation(kV4BackendA));
+  ExpectConnTo(flow, kV4BackendA);
 }
 
 TEST_F(BalancerPacketTest, IdleTcpEntryExpires) {

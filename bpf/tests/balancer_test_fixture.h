@@ -179,6 +179,14 @@ class BalancerPacketTest : public BalancerTest {
     BalancerTest::SetConn(flow, conn);
   }
 
+  // The flow's connection entry names `backend` with its current generation.
+  void ExpectConnTo(const xlb_flow& flow, uint32_t backend) {
+    const auto conn = GetConn(flow);
+    ASSERT_TRUE(conn.has_value()) << "no conns entry for the flow";
+    EXPECT_EQ(conn->backend, backend);
+    EXPECT_EQ(conn->generation, Generation(backend));
+  }
+
   xlb_conn Conn(uint32_t backend, uint32_t generation, uint64_t last_seen_ns) {
     xlb_conn c{};
     c.backend = backend;
