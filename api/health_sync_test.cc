@@ -13,6 +13,7 @@
 #include "api/testing/requests.h"
 #include "gtest/gtest.h"
 #include "lb/health/test_servers.h"
+#include "lb/testing/privilege.h"
 
 namespace xlb::api {
 namespace {
@@ -44,6 +45,12 @@ class Listener {
   uint16_t port_ = 0;
 };
 
+// TCP checks send SYNs from a raw socket: root only.
+class HealthSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override { xlb::testing::RequirePrivilege(); }
+};
+
 bool Eventually(const std::function<bool()>& condition) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -54,7 +61,8 @@ bool Eventually(const std::function<bool()>& condition) {
   return false;
 }
 
-TEST(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
+TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
+  if (IsSkipped() || HasFatalFailure()) return;
   auto harness = *ApiHarness::Start();
   auto sync =
       HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
@@ -132,7 +140,8 @@ grpc::Status Create(ApiHarness& harness, const v1::Vip& vip) {
   return harness.stub().CreateVip(&context, request, &response);
 }
 
-TEST(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
+TEST_F(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
+  if (IsSkipped() || HasFatalFailure()) return;
   auto harness = *ApiHarness::Start();
   auto sync =
       HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
@@ -162,7 +171,8 @@ TEST(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
   harness->controller().SetConfigChangeHook(nullptr);
 }
 
-TEST(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
+TEST_F(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
+  if (IsSkipped() || HasFatalFailure()) return;
   const health::testing::SelfSignedCertificate cert =
       health::testing::MakeSelfSignedCertificate();
   health::testing::HttpServer server({.body = "ok"}, &cert);

@@ -17,8 +17,10 @@
 namespace xlb::health {
 namespace {
 
-// epoll data of the wake eventfd; probe sockets carry slot << 32 | token.
+// epoll data of the wake eventfd and of the SYN probers' raw sockets (IPv4,
+// IPv6); probe sockets carry slot << 32 | token.
 constexpr uint64_t kWakeData = ~uint64_t{0};
+constexpr uint64_t kSynData[2] = {~uint64_t{1}, ~uint64_t{2}};
 constexpr int kMaxEventsPerWait = 256;
 
 // The checker whose loop runs on this thread, if any.
@@ -44,6 +46,7 @@ struct HealthChecker::TargetState {
     return absl::ToInt64Nanoseconds(schedule.interval);
   }
 
+  uint32_t slot = 0;  // in slots_
   HealthTarget target;
   EffectiveSchedule schedule;
   std::shared_ptr<const ProbePlan> plan;
@@ -56,8 +59,8 @@ struct HealthChecker::TargetState {
   uint32_t probe_token = 0;
   uint32_t registered_events = 0;
   int64_t probe_started_ns = 0;
+  in_addr syn_source{};      // TCP checks over IPv4: see SynProber
   int64_t next_base_ns = 0;  // next probe start before jitter
-  uint64_t timer_seq = 0;    // the one live timer: start, or probe deadline
 };
 
 absl::StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Create(
@@ -205,6 +208,7 @@ absl::Status HealthChecker::AddOnLoop(const HealthTarget& target) {
   absl::StatusOr<std::shared_ptr<const ProbePlan>> plan =
       MakeProbePlan(target, tls_.get(), std::move(observer));
   if (!plan.ok()) return plan.status();
+  if (absl::Status s = OpenSynProberFor(**plan); !s.ok()) return s;
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -215,6 +219,7 @@ absl::Status HealthChecker::AddOnLoop(const HealthTarget& target) {
   }
   slots_[slot] = std::make_unique<TargetState>(target, ResolveSchedule(target),
                                                *std::move(plan));
+  slots_[slot]->slot = slot;
   slot_of_[target.id] = slot;
   ScheduleFirst(*slots_[slot], NowNs());
   return absl::OkStatus();
@@ -238,7 +243,9 @@ absl::Status HealthChecker::UpdateOnLoop(const HealthTarget& target) {
   absl::StatusOr<std::shared_ptr<const ProbePlan>> plan =
       MakeProbePlan(wanted, tls_.get(), std::move(observer));
   if (!plan.ok()) return plan.status();
+  if (absl::Status s = OpenSynProberFor(**plan); !s.ok()) return s;
   AbortProbe(t);
+  t.syn_source = {};
   t.target = std::move(wanted);
   t.schedule = ResolveSchedule(t.target);
   t.plan = *std::move(plan);
@@ -254,9 +261,9 @@ absl::Status HealthChecker::RemoveOnLoop(TargetId id) {
   }
   const uint32_t slot = it->second;
   // Closing the probe's socket removes it from epoll; events already
-  // fetched carry a token that no longer matches (see HandleSocketEvent)
-  // and the target's timer is recognised as stale by its sequence number.
+  // fetched carry a token that no longer matches (see HandleSocketEvent).
   slots_[slot].reset();
+  timers_.Cancel(slot);
   free_slots_.push_back(slot);
   slot_of_.erase(it);
   return absl::OkStatus();
@@ -275,6 +282,12 @@ void HealthChecker::Run() {
         (void)!read(wake_.get(), &count, sizeof(count));
         continue;
       }
+      if (events[i].data.u64 == kSynData[0] ||
+          events[i].data.u64 == kSynData[1]) {
+        DrainSynReplies(*syn_probers_[events[i].data.u64 == kSynData[1]],
+                        events[i].events);
+        continue;
+      }
       HandleSocketEvent(events[i].data.u64, events[i].events);
     }
     RunCommands();
@@ -284,7 +297,7 @@ void HealthChecker::Run() {
   for (auto& t : slots_) {
     if (t != nullptr) AbortProbe(*t);
   }
-  timers_ = {};
+  timers_.Clear();
   tls_loop_owner = nullptr;
 }
 
@@ -299,7 +312,7 @@ void HealthChecker::RunCommands() {
 
 int HealthChecker::NextTimeoutMs(int64_t now_ns) const {
   if (timers_.empty()) return -1;
-  const int64_t wait_ns = timers_.top().when_ns - now_ns;
+  const int64_t wait_ns = timers_.next_ns() - now_ns;
   if (wait_ns <= 0) return 0;
   // Round up: waking before the deadline would only spin.
   return static_cast<int>(
@@ -307,12 +320,9 @@ int HealthChecker::NextTimeoutMs(int64_t now_ns) const {
 }
 
 void HealthChecker::RunDueTimers(int64_t now_ns) {
-  while (!timers_.empty() && timers_.top().when_ns <= now_ns) {
-    const Timer timer = timers_.top();
-    timers_.pop();
-    TargetState* t =
-        timer.slot < slots_.size() ? slots_[timer.slot].get() : nullptr;
-    if (t == nullptr || t->timer_seq != timer.seq) continue;  // stale
+  while (!timers_.empty() && timers_.next_ns() <= now_ns) {
+    const uint32_t slot = timers_.PopNext();
+    TargetState* t = slots_[slot].get();
     if (t->probe != nullptr) {
       FinishProbe(*t,
                   ProbeResult::Failure(
@@ -321,7 +331,7 @@ void HealthChecker::RunDueTimers(int64_t now_ns) {
                                    absl::FormatDuration(t->schedule.timeout))),
                   now_ns);
     } else {
-      StartProbe(timer.slot, *t, now_ns);
+      StartProbe(slot, *t, now_ns);
     }
   }
 }
@@ -345,9 +355,40 @@ void HealthChecker::HandleSocketEvent(uint64_t data, uint32_t events) {
   }
 }
 
+absl::Status HealthChecker::OpenSynProberFor(const ProbePlan& plan) {
+  const int family = plan.address.any.sa_family;
+  std::unique_ptr<SynProber>& prober = syn_probers_[family == AF_INET6];
+  if (plan.spec->type != HealthCheckType::kTcp || prober != nullptr) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<SynProber>> created =
+      SynProber::Create(family);
+  if (!created.ok()) return created.status();
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kSynData[family == AF_INET6];
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, (*created)->fd(), &ev) != 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
+  }
+  prober = *std::move(created);
+  return absl::OkStatus();
+}
+
+void HealthChecker::DrainSynReplies(SynProber& prober, uint32_t events) {
+  prober.Drain(events, [this](uint64_t id, ProbeResult result) {
+    const uint32_t slot = static_cast<uint32_t>(id >> 32);
+    TargetState* t = slot < slots_.size() ? slots_[slot].get() : nullptr;
+    if (t == nullptr || t->probe == nullptr ||
+        t->probe_token != static_cast<uint32_t>(id)) {
+      return;
+    }
+    FinishProbe(*t, std::move(result), NowNs());
+  });
+}
+
 void HealthChecker::ScheduleFirst(TargetState& t, int64_t now_ns) {
   t.next_base_ns = now_ns + RandomBelow(t.interval_ns());
-  SetTimer(slot_of_[t.target.id], t, t.next_base_ns);
+  timers_.Set(t.slot, t.next_base_ns);
 }
 
 void HealthChecker::ScheduleNext(TargetState& t, int64_t now_ns) {
@@ -356,29 +397,35 @@ void HealthChecker::ScheduleNext(TargetState& t, int64_t now_ns) {
     t.next_base_ns +=
         (now_ns - t.next_base_ns + interval - 1) / interval * interval;
   }
-  SetTimer(slot_of_[t.target.id], t,
-           t.next_base_ns +
-               RandomBelow(absl::ToInt64Nanoseconds(t.schedule.jitter)));
-}
-
-void HealthChecker::SetTimer(uint32_t slot, TargetState& t, int64_t when_ns) {
-  t.timer_seq = next_timer_seq_++;
-  timers_.push(Timer{when_ns, slot, t.timer_seq});
+  timers_.Set(t.slot, t.next_base_ns + RandomBelow(absl::ToInt64Nanoseconds(
+                                           t.schedule.jitter)));
 }
 
 void HealthChecker::StartProbe(uint32_t slot, TargetState& t, int64_t now_ns) {
   t.next_base_ns += t.interval_ns();
-  t.probe = MakeProbe(t.plan);
   t.probe_token = next_probe_token_++;
+  const uint64_t id = (uint64_t{slot} << 32) | t.probe_token;
+  if (t.plan->spec->type == HealthCheckType::kTcp) {
+    t.probe = syn_probers_[t.plan->address.any.sa_family == AF_INET6]->NewProbe(
+        t.plan, id, &t.syn_source);
+  } else {
+    t.probe = MakeProbe(t.plan);
+  }
   t.probe_started_ns = now_ns;
   ProbeProgress progress = t.probe->Start();
   if (progress.done()) {
     FinishProbe(t, *std::move(progress.result), NowNs());
     return;
   }
+  const int64_t deadline =
+      now_ns + absl::ToInt64Nanoseconds(t.schedule.timeout);
+  if (t.probe->fd() < 0) {  // a SYN: its prober reports the verdict
+    timers_.Set(slot, deadline);
+    return;
+  }
   epoll_event ev{};
   ev.events = progress.wait_events;
-  ev.data.u64 = (uint64_t{slot} << 32) | t.probe_token;
+  ev.data.u64 = id;
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, t.probe->fd(), &ev) != 0) {
     FinishProbe(
         t,
@@ -388,7 +435,7 @@ void HealthChecker::StartProbe(uint32_t slot, TargetState& t, int64_t now_ns) {
     return;
   }
   t.registered_events = progress.wait_events;
-  SetTimer(slot, t, now_ns + absl::ToInt64Nanoseconds(t.schedule.timeout));
+  timers_.Set(slot, deadline);
 }
 
 void HealthChecker::AbortProbe(TargetState& t) {

@@ -38,7 +38,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <random>
 #include <string>
 #include <thread>
@@ -49,6 +48,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lb/health/probe_outcome.h"
+#include "lb/health/probe_plan.h"
+#include "lb/health/slot_timers.h"
+#include "lb/health/syn_prober.h"
 #include "lb/health/target.h"
 #include "lb/health/tls.h"
 #include "lb/unique_fd.h"
@@ -92,7 +94,8 @@ struct HealthCheckerOptions {
   std::string tls_ca_file;
   // Seeds the schedule's randomness (reproducible runs); unset: random.
   std::optional<uint64_t> random_seed;
-  // Test hook: sees each probe socket after SO_MARK and before connect().
+  // Test hook: sees each probe socket after SO_MARK and before connect()
+  // (HTTP, HTTPS, gRPC, UDP; TCP checks share one raw socket).
   std::function<void(TargetId, int fd)> socket_observer;
 };
 
@@ -126,12 +129,6 @@ class HealthChecker {
 
  private:
   struct TargetState;
-  struct Timer {
-    int64_t when_ns;
-    uint32_t slot;
-    uint64_t seq;
-    bool operator>(const Timer& o) const { return when_ns > o.when_ns; }
-  };
 
   HealthChecker(HealthCheckerOptions options, UniqueFd epoll, UniqueFd wake,
                 std::unique_ptr<TlsContexts> tls);
@@ -144,6 +141,9 @@ class HealthChecker {
   int NextTimeoutMs(int64_t now_ns) const;
   void RunDueTimers(int64_t now_ns);
   void HandleSocketEvent(uint64_t data, uint32_t events);
+  // Opens the SYN prober a TCP check of `plan`'s family needs, once.
+  absl::Status OpenSynProberFor(const ProbePlan& plan);
+  void DrainSynReplies(SynProber& prober, uint32_t events);
 
   absl::Status AddOnLoop(const HealthTarget& target);
   absl::Status UpdateOnLoop(const HealthTarget& target);
@@ -152,7 +152,6 @@ class HealthChecker {
 
   void ScheduleFirst(TargetState& t, int64_t now_ns);
   void ScheduleNext(TargetState& t, int64_t now_ns);
-  void SetTimer(uint32_t slot, TargetState& t, int64_t when_ns);
   void StartProbe(uint32_t slot, TargetState& t, int64_t now_ns);
   void FinishProbe(TargetState& t, ProbeResult result, int64_t now_ns);
   void AbortProbe(TargetState& t);
@@ -170,11 +169,13 @@ class HealthChecker {
   std::thread thread_;
 
   // Touched only by the loop thread, or under mu_ while stopped.
+  // TCP checks' raw sockets, IPv4 and IPv6, opened with the first such
+  // target; declared before the targets, whose probes refer to them.
+  std::unique_ptr<SynProber> syn_probers_[2];
   std::vector<std::unique_ptr<TargetState>> slots_;
   std::vector<uint32_t> free_slots_;
   absl::flat_hash_map<TargetId, uint32_t> slot_of_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
-  uint64_t next_timer_seq_ = 1;
+  SlotTimers timers_;  // per target: its next probe start or probe deadline
   uint32_t next_probe_token_ = 1;
   std::mt19937_64 random_;
 };

@@ -101,8 +101,8 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
 std::unique_ptr<Probe> MakeProbe(std::shared_ptr<const ProbePlan> plan) {
   const ProbePlan* raw = plan.get();
   switch (plan->spec->type) {
-    case HealthCheckType::kTcp:
-      return std::make_unique<StreamProbe>(std::move(plan), nullptr, false);
+    case HealthCheckType::kTcp:  // SynProber::NewProbe
+      return nullptr;
     case HealthCheckType::kHttp:
       return std::make_unique<StreamProbe>(
           std::move(plan), std::make_unique<HttpSession>(raw), false);
@@ -145,10 +145,8 @@ std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
     const linger abort_on_close = {1, 0};
     setsockopt(fd->get(), SOL_SOCKET, SO_LINGER, &abort_on_close,
                sizeof(abort_on_close));
-    if (plan.spec->type != HealthCheckType::kTcp) {  // a request will follow
-      const int one = 1;
-      setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    const int one = 1;  // a request follows at once
+    setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
   if (plan.socket_observer) plan.socket_observer(fd->get());
   *in_progress = false;

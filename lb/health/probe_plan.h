@@ -54,7 +54,7 @@ absl::StatusOr<std::shared_ptr<const ProbePlan>> MakeProbePlan(
     const HealthTarget& target, const TlsContexts* tls,
     std::function<void(int fd)> socket_observer);
 
-// A fresh probe of the plan's type.
+// A fresh probe of the plan's type; TCP checks come from SynProber.
 std::unique_ptr<Probe> MakeProbe(std::shared_ptr<const ProbePlan> plan);
 
 // Opens a non-blocking socket of `type` (SOCK_STREAM, SOCK_DGRAM) for the

@@ -58,9 +58,6 @@ ProbeProgress StreamProbe::OnReady(uint32_t events) {
 }
 
 ProbeProgress StreamProbe::Connected() {
-  if (session_ == nullptr && !use_tls_) {
-    return ProbeProgress::Done(ProbeResult::Success());
-  }
   if (use_tls_) {
     absl::StatusOr<SslPtr> ssl =
         plan_->tls->NewSession(fd_.get(), plan_->tls_name, plan_->verify_tls);
@@ -87,7 +84,6 @@ ProbeProgress StreamProbe::Handshake() {
     return ProbeProgress::Done(ProbeResult::Failure(
         ProbeOutcome::kTlsError, "connection closed during the TLS handshake"));
   }
-  if (session_ == nullptr) return ProbeProgress::Done(ProbeResult::Success());
   phase_ = Phase::kExchanging;
   out_ = plan_->request;
   return Exchange();

@@ -1,6 +1,6 @@
-// A probe over a TCP connection: connect, optionally TLS, then optionally a
-// StreamSession conversation. Without a session a completed connect is a
-// success (the kTcp check).
+// A probe over a TCP connection: connect, optionally TLS, then a
+// StreamSession conversation (HTTP, gRPC health). Plain TCP checks need no
+// connection: see SynProber.
 #ifndef XLB_LB_HEALTH_STREAM_PROBE_H_
 #define XLB_LB_HEALTH_STREAM_PROBE_H_
 
@@ -17,7 +17,7 @@ namespace xlb::health {
 
 class StreamProbe : public Probe {
  public:
-  // `session` null: connect-only. `use_tls`: handshake before the session.
+  // `use_tls`: handshake before the session.
   StreamProbe(std::shared_ptr<const ProbePlan> plan,
               std::unique_ptr<StreamSession> session, bool use_tls);
 

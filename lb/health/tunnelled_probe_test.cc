@@ -1,7 +1,8 @@
 // Tunnelled probes carry SO_MARK = XLB_HC_MARK_TAG | backend index, the
 // mark bpf/healthcheck.bpf.c encapsulates by. Setting a mark needs
 // CAP_NET_ADMIN, hence a privileged test. The mark is read back from each
-// probe socket through the checker's socket observer.
+// probe socket through the checker's socket observer. TCP checks send from
+// a shared raw socket with a mark per packet: syn_probe_test.cc.
 #include <sys/socket.h>
 
 #include <map>
@@ -27,37 +28,7 @@ class TunnelledProbeTest : public ::testing::Test {
   }
 };
 
-TEST_F(TunnelledProbeTest, ProbeSocketsCarryTheBackendsTunnelMark) {
-  testing::TcpServer vip;  // stands in for the VIP address
-  std::mutex mu;
-  std::map<TargetId, std::vector<uint32_t>> marks;
-  TransitionLog log;
-  HealthCheckerOptions options;
-  options.socket_observer = [&](TargetId id, int fd) {
-    uint32_t mark = 0;
-    socklen_t len = sizeof(mark);
-    EXPECT_EQ(getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &len), 0);
-    std::lock_guard<std::mutex> lock(mu);
-    marks[id].push_back(mark);
-  };
-  auto checker = testing::NewChecker(log, std::move(options));
-  HealthTarget tunnelled = FastTarget(1, HealthCheckType::kTcp, vip.port());
-  tunnelled.mode = ProbeMode::kTunnelled;
-  tunnelled.mark = TunnelledProbeMark(5);
-  HealthTarget direct = FastTarget(2, HealthCheckType::kTcp, vip.port());
-  ASSERT_TRUE(checker->AddTarget(tunnelled).ok());
-  ASSERT_TRUE(checker->AddTarget(direct).ok());
-  ASSERT_TRUE(checker->Start().ok());
-  ASSERT_EQ(log.WaitFor(2).size(), 2u);  // both up: the probes went out
-  checker->Stop();
-  std::lock_guard<std::mutex> lock(mu);
-  ASSERT_FALSE(marks[1].empty());
-  for (uint32_t mark : marks[1]) EXPECT_EQ(mark, 0x58000005u);
-  ASSERT_FALSE(marks[2].empty());
-  for (uint32_t mark : marks[2]) EXPECT_EQ(mark, 0u);
-}
-
-TEST_F(TunnelledProbeTest, UdpAndHttpProbesCarryTheMarkToo) {
+TEST_F(TunnelledProbeTest, UdpAndHttpProbeSocketsCarryTheBackendsTunnelMark) {
   testing::UdpServer udp({.echo = true});
   testing::HttpServer http({});
   std::mutex mu;
