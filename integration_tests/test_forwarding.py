@@ -46,6 +46,28 @@ class ForwardingTest(LabTestCase):
         self.assert_all_backends_serve(
             self.lab.traffic("http", self.lab["LAB_VIP4"], 8080, "--count", 60))
 
+    def test_tcp_checks_reach_ipv6_and_4in6_backends_through_the_tunnel(self):
+        # Half-open TCP checks, tunnelled: each SYN is encapsulated to its
+        # backend like real traffic and answered from the VIP.
+        for vip in (VIP6_TCP, VIP_4IN6):
+            self.agent.ctl("health", "set", vip, "--type", "tcp",
+                           "--interval", "200ms", "--timeout", "150ms",
+                           "--rise", 1, "--fall", 1)
+        try:
+            for vip in (VIP6_TCP, VIP_4IN6):
+                for address in self.lab["LAB_BACKEND6"]:
+                    self.agent.wait_health(vip, address, True)
+            self.lab.stop_server(3)
+            for vip in (VIP6_TCP, VIP_4IN6):
+                self.agent.wait_health(vip, self.lab["LAB_BACKEND6"][2], False)
+            self.lab.start_server(3)
+            for vip in (VIP6_TCP, VIP_4IN6):
+                self.agent.wait_health(vip, self.lab["LAB_BACKEND6"][2], True)
+        finally:
+            self.lab.start_server(3)
+            for vip in (VIP6_TCP, VIP_4IN6):
+                self.agent.ctl("health", "set", vip, "--none")
+
     def test_connections_spread_over_maglev_shares_and_weights(self):
         # 1,200 connections with the kernel's varied source ports. Equal
         # weights: a third each. Tolerance 0.06 of the total is over 4

@@ -70,9 +70,15 @@ class ResilienceTest(LabTestCase):
             for address in self.lab["LAB_BACKEND4"]:
                 self.agent.ctl("backend", "undrain", VIP, address)
 
-    def test_failed_backend_is_taken_out_and_comes_back(self):
+    def test_failed_backend_is_taken_out_and_comes_back_http_check(self):
+        self.check_failover("http")
+
+    def test_failed_backend_is_taken_out_and_comes_back_tcp_check(self):
+        self.check_failover("tcp")
+
+    def check_failover(self, check_type):
         interval, fall, rise = 0.2, 2, 2
-        self.agent.ctl("health", "set", VIP, "--type", "http", "--interval",
+        self.agent.ctl("health", "set", VIP, "--type", check_type, "--interval",
                        "200ms", "--timeout", "150ms", "--rise", rise,
                        "--fall", fall)
         try:

@@ -19,7 +19,8 @@ namespace {
 constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 // MSS option advertised in the SYN, as a client's kernel would.
 constexpr uint16_t kMss4 = 1460, kMss6 = 1440;
-constexpr size_t kSynLength = 24;  // TCP header and the MSS option
+constexpr size_t kTcpHeaderLength = 20;
+constexpr size_t kSynLength = 24;  // with the MSS option
 // Replies read per recvmmsg, and bytes kept of each: an IPv4 header with
 // options and a TCP header without.
 constexpr int kReplyBatch = 32;
@@ -112,8 +113,12 @@ class SynProber::SynProbe : public Probe {
     if (sent_) prober_->Forget(key_);
   }
 
+  uint64_t id() const { return id_; }
+  const ProbePlan& plan() const { return *plan_; }
+  in_addr* source() const { return source_; }
+
   ProbeProgress Start() override {
-    if (auto failure = prober_->Send(*plan_, id_, source_, &key_)) {
+    if (auto failure = prober_->Send(*this, &key_)) {
       return ProbeProgress::Done(*std::move(failure));
     }
     sent_ = true;
@@ -211,8 +216,9 @@ std::unique_ptr<Probe> SynProber::NewProbe(
   return std::make_unique<SynProbe>(this, std::move(plan), id, source);
 }
 
-std::optional<ProbeResult> SynProber::Send(const ProbePlan& plan, uint64_t id,
-                                           in_addr* source, Key* key) {
+std::optional<ProbeResult> SynProber::Send(SynProbe& probe, Key* key) {
+  const ProbePlan& plan = probe.plan();
+  in_addr* source = probe.source();
   if (family_ == AF_INET) {
     std::memcpy(key->address.data(), &plan.address.v4.sin_addr, 4);
     key->port = plan.address.v4.sin_port;
@@ -237,7 +243,7 @@ std::optional<ProbeResult> SynProber::Send(const ProbePlan& plan, uint64_t id,
       }
       *source = *resolved;
     }
-    error = SendSyn(plan, source, key->seq);
+    error = SendSegment(plan, source, key->seq, kSyn);
     if (family_ != AF_INET || (error != EINVAL && error != EADDRNOTAVAIL)) {
       break;
     }
@@ -245,24 +251,27 @@ std::optional<ProbeResult> SynProber::Send(const ProbePlan& plan, uint64_t id,
     source->s_addr = 0;
   }
   if (error != 0) return ErrnoFailure("send SYN", error);
-  in_flight_.emplace(*key, id);
+  in_flight_.emplace(*key, &probe);
   return std::nullopt;
 }
 
-int SynProber::SendSyn(const ProbePlan& plan, const in_addr* source,
-                       uint32_t seq) {
-  uint8_t syn[kSynLength] = {};
+int SynProber::SendSegment(const ProbePlan& plan, const in_addr* source,
+                           uint32_t seq, uint8_t flags) {
+  uint8_t segment[kSynLength] = {};
+  const size_t length = flags == kSyn ? kSynLength : kTcpHeaderLength;
   const bool v4 = family_ == AF_INET;
-  Store16(syn, port_);
-  std::memcpy(syn + 2,
+  Store16(segment, port_);
+  std::memcpy(segment + 2,
               v4 ? &plan.address.v4.sin_port : &plan.address.v6.sin6_port, 2);
-  Store32(syn + 4, seq);
-  syn[12] = (kSynLength / 4) << 4;
-  syn[13] = kSyn;
-  Store16(syn + 14, 65535);  // window
-  syn[20] = TCPOPT_MAXSEG;
-  syn[21] = TCPOLEN_MAXSEG;
-  Store16(syn + 22, v4 ? kMss4 : kMss6);
+  Store32(segment + 4, seq);
+  segment[12] = (length / 4) << 4;
+  segment[13] = flags;
+  if (flags == kSyn) {
+    Store16(segment + 14, 65535);  // window
+    segment[20] = TCPOPT_MAXSEG;
+    segment[21] = TCPOLEN_MAXSEG;
+    Store16(segment + 22, v4 ? kMss4 : kMss6);
+  }
 
   ProbeAddress to = plan.address;
   // Raw sockets take no port (IPv6 would read it as the protocol).
@@ -271,7 +280,7 @@ int SynProber::SendSyn(const ProbePlan& plan, const in_addr* source,
   msghdr msg{};
   msg.msg_name = &to;
   msg.msg_namelen = plan.address_len;
-  iovec iov{syn, sizeof(syn)};
+  iovec iov{segment, length};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
@@ -279,15 +288,15 @@ int SynProber::SendSyn(const ProbePlan& plan, const in_addr* source,
   cmsghdr* cmsg = reinterpret_cast<cmsghdr*>(control);
   if (v4) {
     to.v4.sin_port = 0;
-    // The checksum covers the source address, so the SYN must leave from
-    // the address it was computed with.
+    // The checksum covers the source address, so the segment must leave
+    // from the address it was computed with.
     uint8_t pseudo[12] = {};
     std::memcpy(pseudo, source, 4);
     std::memcpy(pseudo + 4, &plan.address.v4.sin_addr, 4);
     pseudo[9] = IPPROTO_TCP;
-    Store16(pseudo + 10, kSynLength);
-    Store16(syn + 16, Fold(SumWords(syn, sizeof(syn),
-                                    SumWords(pseudo, sizeof(pseudo), 0))));
+    Store16(pseudo + 10, static_cast<uint16_t>(length));
+    Store16(segment + 16, Fold(SumWords(segment, length,
+                                        SumWords(pseudo, sizeof(pseudo), 0))));
     cmsg->cmsg_level = SOL_IP;
     cmsg->cmsg_type = IP_PKTINFO;
     cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
@@ -312,12 +321,12 @@ int SynProber::SendSyn(const ProbePlan& plan, const in_addr* source,
   return 0;
 }
 
-std::optional<uint64_t> SynProber::Take(const Key& key) {
+SynProber::SynProbe* SynProber::Take(const Key& key) {
   auto it = in_flight_.find(key);
-  if (it == in_flight_.end()) return std::nullopt;
-  const uint64_t id = it->second;
+  if (it == in_flight_.end()) return nullptr;
+  SynProbe* probe = it->second;
   in_flight_.erase(it);
-  return id;
+  return probe;
 }
 
 void SynProber::Drain(uint32_t events,
@@ -364,14 +373,18 @@ void SynProber::DrainReplies(
       if (Load16(p + 2) != port_ || (flags & kAck) == 0) continue;
       std::memcpy(&key.port, p, 2);
       key.seq = Load32(p + 8) - 1;  // acknowledges our SYN: seq + 1
-      std::optional<uint64_t> id = Take(key);
-      if (!id) continue;  // late, duplicate or not ours
+      if ((flags & kRst) == 0 && (flags & (kSyn | kFin)) != kSyn) continue;
+      SynProbe* probe = Take(key);
+      if (probe == nullptr) continue;  // late, duplicate or not ours
       if (flags & kRst) {
-        done(*id, ProbeResult::Failure(ProbeOutcome::kRefused,
-                                       "connection refused (RST)"));
-      } else if ((flags & (kSyn | kFin)) == kSyn) {
-        done(*id, ProbeResult::Success());
+        done(probe->id(), ProbeResult::Failure(ProbeOutcome::kRefused,
+                                               "connection refused (RST)"));
+        continue;
       }
+      // Reset the backend's half-open connection along the SYN's path.
+      // (The local kernel resets it too, unmarked: see docs/health.md.)
+      SendSegment(probe->plan(), probe->source(), key.seq + 1, kRst);
+      done(probe->id(), ProbeResult::Success());
     }
     if (n < kReplyBatch) return;
   }
@@ -411,8 +424,8 @@ void SynProber::DrainErrors(
     }
     std::memcpy(&key.port, quoted + 2, 2);
     key.seq = Load32(quoted + 4);
-    std::optional<uint64_t> id = Take(key);
-    if (!id) continue;
+    SynProbe* probe = Take(key);
+    if (probe == nullptr) continue;
     std::string detail = strerror(error->ee_errno);
     const sockaddr* offender = SO_EE_OFFENDER(error);
     char from[INET6_ADDRSTRLEN] = {};
@@ -426,9 +439,9 @@ void SynProber::DrainErrors(
                 from, sizeof(from));
     }
     if (from[0] != '\0') absl::StrAppend(&detail, " (ICMP from ", from, ")");
-    done(*id, ProbeResult::Failure(
-                  OutcomeFromErrno(static_cast<int>(error->ee_errno)),
-                  std::move(detail)));
+    done(probe->id(), ProbeResult::Failure(
+                          OutcomeFromErrno(static_cast<int>(error->ee_errno)),
+                          std::move(detail)));
   }
 }
 

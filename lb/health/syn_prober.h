@@ -4,11 +4,12 @@
 // silence is a timeout. So a TCP probe is one SYN, sent from a raw socket
 // that all TCP targets of an address family share; the reply is matched
 // to its probe by the backend's address and port and by the acknowledged
-// sequence number, random per probe. No local socket owns the connection
-// (the source port is reserved by a bound, unconnected TCP socket), so the
-// local kernel answers the SYN-ACK with a RST, which also clears the
+// sequence number, random per probe. A SYN-ACK is answered with a RST from
+// the same raw socket, carrying the probe's mark, so it takes the SYN's
+// path (tunnelled probes: encapsulated to the same backend) and clears the
 // backend's half-open connection. The backend's application never sees
-// the probe.
+// the probe. The source port is reserved by a bound, unconnected TCP
+// socket, so no local connection can collide with the probes.
 //
 // Against connect() + close() this saves a socket's whole life (socket,
 // options, epoll registration, teardown) and one of three packets per
@@ -78,22 +79,25 @@ class SynProber {
 
   SynProber(int family, UniqueFd raw, UniqueFd reservation, uint16_t port);
 
-  // Sends the SYN and registers the probe; a failure if it cannot be sent.
-  std::optional<ProbeResult> Send(const ProbePlan& plan, uint64_t id,
-                                  in_addr* source, Key* key);
-  int SendSyn(const ProbePlan& plan, const in_addr* source, uint32_t seq);
+  // Sends the probe's SYN and registers it under *key; a failure if it
+  // cannot be sent.
+  std::optional<ProbeResult> Send(SynProbe& probe, Key* key);
+  // Sends a SYN (with an MSS option) or a RST to the plan's target; 0 or
+  // the errno.
+  int SendSegment(const ProbePlan& plan, const in_addr* source, uint32_t seq,
+                  uint8_t flags);
   void Forget(const Key& key) { in_flight_.erase(key); }
   void DrainReplies(absl::FunctionRef<void(uint64_t, ProbeResult)> done);
   void DrainErrors(absl::FunctionRef<void(uint64_t, ProbeResult)> done);
   // Removes and returns the probe `key` names, if in flight.
-  std::optional<uint64_t> Take(const Key& key);
+  SynProbe* Take(const Key& key);
 
   const int family_;
   const UniqueFd raw_;
   const UniqueFd reservation_;  // holds port_ so no other socket gets it
   const uint16_t port_;         // host order
   std::mt19937 random_;
-  absl::flat_hash_map<Key, uint64_t> in_flight_;  // -> id
+  absl::flat_hash_map<Key, SynProbe*> in_flight_;
 };
 
 }  // namespace xlb::health
