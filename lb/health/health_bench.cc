@@ -2,7 +2,7 @@
 // measured as what it costs the load balancer's host.
 //
 //   health_bench [--targets=10000] [--seconds=10] [--type=tcp|udp]
-//                [--mode=veth|loopback]
+//                [--mode=veth|loopback] [--tunnelled]
 //   health_bench --baseline [--targets=10000]   (loopback: the kernel alone)
 //
 // --mode=veth (default): the listeners ("backends") live in a network
@@ -413,7 +413,7 @@ void RunBaseline(int rate, int seconds) {
       rate, 100 * cpu / wall);
 }
 
-int Run(Mode mode, int targets, int seconds, bool udp) {
+int Run(Mode mode, int targets, int seconds, bool udp, bool tunnelled) {
   Listeners listeners(mode, udp);
   if (!listeners.ok()) return 1;
   if (mode == Mode::kVeth) {
@@ -440,6 +440,10 @@ int Run(Mode mode, int targets, int seconds, bool udp) {
     t.id = i;
     t.address = e.address;
     t.port = e.port;
+    if (tunnelled) {  // marked probes (nothing here encapsulates them)
+      t.mode = ProbeMode::kTunnelled;
+      t.mark = TunnelledProbeMark(static_cast<uint32_t>(i) + 1);
+    }
     HealthCheckSpec& spec = t.mutable_spec();
     spec.type = udp ? HealthCheckType::kUdp : HealthCheckType::kTcp;
     spec.interval = absl::Seconds(1);
@@ -489,11 +493,12 @@ int Run(Mode mode, int targets, int seconds, bool udp) {
     }
   }
   std::printf(
-      "%s targets=%d mode=%s interval=1s window=%.1fs probes/s=%.0f "
+      "%s targets=%d mode=%s probes=%s interval=1s window=%.1fs "
+      "probes/s=%.0f "
       "failures=%llu up=%d/%d checker-thread-cpu=%.1f%% (user %.1f%%, "
       "system %.1f%%) process-cpu=%.1f%% (incl. listeners)%s\n",
       udp ? "udp" : "tcp", targets, mode == Mode::kVeth ? "veth" : "loopback",
-      wall, (probes1 - probes0) / wall,
+      tunnelled ? "tunnelled" : "direct", wall, (probes1 - probes0) / wall,
       static_cast<unsigned long long>(failures1 - failures0), ups.load(),
       targets, 100 * (thread1.total() - thread0.total()) / wall,
       100 * (thread1.user - thread0.user) / wall,
@@ -508,7 +513,7 @@ int Run(Mode mode, int targets, int seconds, bool udp) {
 int main(int argc, char** argv) {
   using xlb::health::Mode;
   int targets = 10000, seconds = 10;
-  bool udp = false, baseline = false;
+  bool udp = false, baseline = false, tunnelled = false;
   Mode mode = Mode::kVeth;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
@@ -518,6 +523,8 @@ int main(int argc, char** argv) {
       (void)absl::SimpleAtoi(arg, &seconds);
     } else if (arg == "--baseline") {
       baseline = true;
+    } else if (arg == "--tunnelled") {
+      tunnelled = true;
     } else if (arg == "--type=udp") {
       udp = true;
     } else if (arg == "--mode=loopback") {
@@ -525,7 +532,8 @@ int main(int argc, char** argv) {
     } else if (arg != "--type=tcp" && arg != "--mode=veth") {
       std::fprintf(stderr,
                    "usage: health_bench [--targets=N] [--seconds=S] "
-                   "[--type=tcp|udp] [--mode=veth|loopback] [--baseline]\n");
+                   "[--type=tcp|udp] [--mode=veth|loopback] [--tunnelled] "
+                   "[--baseline]\n");
       return 2;
     }
   }
@@ -539,5 +547,5 @@ int main(int argc, char** argv) {
     xlb::health::RunBaseline(targets, seconds);
     return 0;
   }
-  return xlb::health::Run(mode, targets, seconds, udp);
+  return xlb::health::Run(mode, targets, seconds, udp, tunnelled);
 }

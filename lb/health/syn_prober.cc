@@ -381,9 +381,12 @@ void SynProber::DrainReplies(
                                                "connection refused (RST)"));
         continue;
       }
-      // Reset the backend's half-open connection along the SYN's path.
-      // (The local kernel resets it too, unmarked: see docs/health.md.)
-      SendSegment(probe->plan(), probe->source(), key.seq + 1, kRst);
+      // The local kernel answers the SYN-ACK with a RST (no socket owns the
+      // connection). A marked (tunnelled) probe's RST must also carry the
+      // mark to take the SYN's path to its backend, so send one that does.
+      if (probe->plan().mark != 0) {
+        SendSegment(probe->plan(), probe->source(), key.seq + 1, kRst);
+      }
       done(probe->id(), ProbeResult::Success());
     }
     if (n < kReplyBatch) return;

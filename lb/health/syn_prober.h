@@ -4,12 +4,14 @@
 // silence is a timeout. So a TCP probe is one SYN, sent from a raw socket
 // that all TCP targets of an address family share; the reply is matched
 // to its probe by the backend's address and port and by the acknowledged
-// sequence number, random per probe. A SYN-ACK is answered with a RST from
-// the same raw socket, carrying the probe's mark, so it takes the SYN's
-// path (tunnelled probes: encapsulated to the same backend) and clears the
-// backend's half-open connection. The backend's application never sees
-// the probe. The source port is reserved by a bound, unconnected TCP
-// socket, so no local connection can collide with the probes.
+// sequence number, random per probe. No local socket owns the connection
+// (the source port is reserved by a bound, unconnected TCP socket, so no
+// local connection collides with the probes either), so the local kernel
+// answers the SYN-ACK with a RST, which clears the backend's half-open
+// connection. That RST carries no mark; a tunnelled probe's must, to be
+// encapsulated to the same backend as its SYN, so for marked probes the
+// prober sends a marked RST itself. The backend's application never sees
+// the probe.
 //
 // Against connect() + close() this saves a socket's whole life (socket,
 // options, epoll registration, teardown) and one of three packets per

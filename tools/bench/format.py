@@ -170,19 +170,22 @@ def health_section(path):
     if not lines:
         return out + ["| measurement | result |", "| --- | --- |",
                       "| CPU share at 1k and 10k backends | **not measured** (health_bench absent or failed) |", ""]
-    out += ["`lb/health/health_bench`: TCP connect probes, every target once a "
-            "second, to N listeners in a separate network namespace behind a veth "
+    out += ["`lb/health/health_bench`: TCP checks (half-open: SYN, SYN-ACK, "
+            "RST), every target once a second, direct or tunnelled (marked, so "
+            "the checker also sends the RST itself), "
+            "to N listeners in a separate network namespace behind a veth "
             "pair; checker pinned to CPU 1, listeners and (by RPS) their receive "
             "processing to CPU 0, so CPU 1 does only the LB host's work (cross-CPU "
             "interrupts included); checker thread and CPU 1 softirq time as a "
             "share of one core (method: docs/benchmarks.md).", "",
-            "| backends | probe | mode | probes/s | failures | checker thread CPU "
+            "| backends | probe | mode | probes | probes/s | failures | checker thread CPU "
             "| checker CPU softirq | whole process CPU |",
-            "| ---: | --- | --- | ---: | ---: | --- | ---: | ---: |"]
+            "| ---: | --- | --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for l in lines:
         kv = dict(re.findall(r"([\w/-]+)=(\S+)", l))
         detail = re.search(r"checker-thread-cpu=\S+ (\([^)]*\))", l)
         out.append(f"| {kv.get('targets', '?')} | {l.split()[0]} | {kv.get('mode', 'loopback')} | "
+                   f"{kv.get('probes', 'direct')} | "
                    f"{kv.get('probes/s', '?')} | {kv.get('failures', '?')} | "
                    f"{kv.get('checker-thread-cpu', '?')}"
                    f"{' ' + detail.group(1) if detail else ''} | "
