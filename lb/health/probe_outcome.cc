@@ -1,6 +1,9 @@
 #include "lb/health/probe_outcome.h"
 
 #include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 
 namespace xlb::health {
 
@@ -62,6 +65,11 @@ ProbeOutcome OutcomeFromErrno(int error) {
     default:
       return ProbeOutcome::kLocalError;
   }
+}
+
+ProbeResult ErrnoFailure(absl::string_view call, int error) {
+  return ProbeResult::Failure(OutcomeFromErrno(error),
+                              absl::StrCat(call, ": ", std::strerror(error)));
 }
 
 }  // namespace xlb::health

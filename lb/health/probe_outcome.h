@@ -46,6 +46,9 @@ struct ProbeResult {
 // The outcome a failed socket call with `error` (an errno) stands for.
 ProbeOutcome OutcomeFromErrno(int error);
 
+// That outcome, with the detail "<call>: <strerror(error)>".
+ProbeResult ErrnoFailure(absl::string_view call, int error);
+
 }  // namespace xlb::health
 
 #endif  // XLB_LB_HEALTH_PROBE_OUTCOME_H_

@@ -121,10 +121,7 @@ std::unique_ptr<Probe> MakeProbe(std::shared_ptr<const ProbePlan> plan) {
 std::optional<ProbeResult> OpenProbeSocket(const ProbePlan& plan, int type,
                                            UniqueFd* fd, bool* in_progress) {
   auto failed = [](absl::string_view call) {
-    const int error = errno;
-    ProbeOutcome outcome = OutcomeFromErrno(error);
-    return ProbeResult::Failure(outcome,
-                                absl::StrCat(call, ": ", std::strerror(error)));
+    return ErrnoFailure(call, errno);
   };
   fd->reset(socket(plan.address.any.sa_family,
                    type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -10,14 +10,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace xlb::health {
-namespace {
-
-ProbeResult ErrnoFailure(absl::string_view call, int error) {
-  return ProbeResult::Failure(OutcomeFromErrno(error),
-                              absl::StrCat(call, ": ", std::strerror(error)));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 StreamProbe::StreamProbe(std::shared_ptr<const ProbePlan> plan,
                          std::unique_ptr<StreamSession> session, bool use_tls)

@@ -76,11 +76,6 @@ absl::Status Errno(absl::string_view call) {
   return absl::InternalError(absl::StrCat(call, ": ", strerror(errno)));
 }
 
-ProbeResult ErrnoFailure(absl::string_view what, int error) {
-  return ProbeResult::Failure(OutcomeFromErrno(error),
-                              absl::StrCat(what, ": ", strerror(error)));
-}
-
 // The local address the kernel would send from to `to` with `mark`.
 absl::StatusOr<in_addr> ResolveSource(const sockaddr_in& to, uint32_t mark) {
   UniqueFd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));

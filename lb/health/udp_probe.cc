@@ -13,8 +13,7 @@ namespace xlb::health {
 namespace {
 
 ProbeProgress Failed(absl::string_view call, int error) {
-  return ProbeProgress::Done(ProbeResult::Failure(
-      OutcomeFromErrno(error), absl::StrCat(call, ": ", std::strerror(error))));
+  return ProbeProgress::Done(ErrnoFailure(call, error));
 }
 
 }  // namespace
