@@ -284,14 +284,17 @@ void HealthChecker::Run() {
       }
       if (events[i].data.u64 == kSynData[0] ||
           events[i].data.u64 == kSynData[1]) {
-        DrainSynReplies(*syn_probers_[events[i].data.u64 == kSynData[1]],
-                        events[i].events);
+        syn_probers_[events[i].data.u64 == kSynData[1]]->Drain(
+            events[i].events, [this](uint64_t id, ProbeResult result) {
+              OnSynVerdict(id, std::move(result));
+            });
         continue;
       }
       HandleSocketEvent(events[i].data.u64, events[i].events);
     }
     RunCommands();
     RunDueTimers(NowNs());
+    FlushSynProbers();
   }
   RunCommands();
   for (auto& t : slots_) {
@@ -374,16 +377,23 @@ absl::Status HealthChecker::OpenSynProberFor(const ProbePlan& plan) {
   return absl::OkStatus();
 }
 
-void HealthChecker::DrainSynReplies(SynProber& prober, uint32_t events) {
-  prober.Drain(events, [this](uint64_t id, ProbeResult result) {
-    const uint32_t slot = static_cast<uint32_t>(id >> 32);
-    TargetState* t = slot < slots_.size() ? slots_[slot].get() : nullptr;
-    if (t == nullptr || t->probe == nullptr ||
-        t->probe_token != static_cast<uint32_t>(id)) {
-      return;
-    }
-    FinishProbe(*t, std::move(result), NowNs());
-  });
+void HealthChecker::FlushSynProbers() {
+  for (auto& prober : syn_probers_) {
+    if (prober == nullptr) continue;
+    prober->Flush([this](uint64_t id, ProbeResult result) {
+      OnSynVerdict(id, std::move(result));
+    });
+  }
+}
+
+void HealthChecker::OnSynVerdict(uint64_t id, ProbeResult result) {
+  const uint32_t slot = static_cast<uint32_t>(id >> 32);
+  TargetState* t = slot < slots_.size() ? slots_[slot].get() : nullptr;
+  if (t == nullptr || t->probe == nullptr ||
+      t->probe_token != static_cast<uint32_t>(id)) {
+    return;
+  }
+  FinishProbe(*t, std::move(result), NowNs());
 }
 
 void HealthChecker::ScheduleFirst(TargetState& t, int64_t now_ns) {

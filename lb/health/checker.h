@@ -143,7 +143,10 @@ class HealthChecker {
   void HandleSocketEvent(uint64_t data, uint32_t events);
   // Opens the SYN prober a TCP check of `plan`'s family needs, once.
   absl::Status OpenSynProberFor(const ProbePlan& plan);
-  void DrainSynReplies(SynProber& prober, uint32_t events);
+  // Sends the SYNs and RSTs the SYN probers queued this turn.
+  void FlushSynProbers();
+  // A SYN prober's verdict for the probe `id` (slot << 32 | token).
+  void OnSynVerdict(uint64_t id, ProbeResult result);
 
   absl::Status AddOnLoop(const HealthTarget& target);
   absl::Status UpdateOnLoop(const HealthTarget& target);

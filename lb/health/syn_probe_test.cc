@@ -2,6 +2,8 @@
 // listeners and real routers, each test in a network namespace of its own.
 // Raw sockets, marks and namespaces need root: a privileged test.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -12,6 +14,8 @@
 #include "gtest/gtest.h"
 #include "lb/health/checker.h"
 #include "lb/health/checker_test_util.h"
+#include "lb/health/probe_plan.h"
+#include "lb/health/syn_prober.h"
 #include "lb/health/test_servers.h"
 #include "lb/testing/netns.h"
 #include "lb/testing/privilege.h"
@@ -131,10 +135,60 @@ TEST_F(SynProbeTest, BlackHoledBackendTimesOut) {
 }
 
 TEST_F(SynProbeTest, NoRouteIsUnreachable) {
-  // Nothing routes to 192.0.2.0/24 here: the SYN cannot even be sent.
-  HealthTransition t = FirstTransition(
-      FastTarget(1, HealthCheckType::kTcp, 80, "192.0.2.7"), false);
-  EXPECT_EQ(t.reason, ProbeOutcome::kUnreachable) << t.detail;
+  // Nothing routes to the documentation prefixes here: the SYN cannot even
+  // be sent (IPv4 finds out resolving its source address, IPv6 sending).
+  for (const char* address : {"192.0.2.7", "2001:db8::7"}) {
+    HealthTransition t = FirstTransition(
+        FastTarget(1, HealthCheckType::kTcp, 80, address), false);
+    EXPECT_EQ(t.reason, ProbeOutcome::kUnreachable) << address << t.detail;
+  }
+}
+
+// The prober resets every SYN-ACK, also one whose probe has given up: the
+// local kernel drops SYN-ACKs to the probe port, so nothing else would
+// clear the listener's half-open connection.
+TEST_F(SynProbeTest, LateSynAckIsResetToo) {
+  testing::TcpServer server;
+  absl::StatusOr<std::unique_ptr<SynProber>> prober =
+      SynProber::Create(AF_INET);
+  ASSERT_TRUE(prober.ok()) << prober.status();
+  absl::StatusOr<std::shared_ptr<const ProbePlan>> plan = MakeProbePlan(
+      FastTarget(1, HealthCheckType::kTcp, server.port()), nullptr, {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  int verdicts = 0;
+  auto count = [&](uint64_t, ProbeResult) { ++verdicts; };
+
+  in_addr source{};
+  std::unique_ptr<Probe> probe = (*prober)->NewProbe(*plan, 1, &source);
+  ASSERT_FALSE(probe->Start().done());
+  (*prober)->Flush(count);
+  probe.reset();  // gives up before its SYN-ACK is read
+  pollfd readable{(*prober)->fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&readable, 1, 1000), 1);
+  (*prober)->Drain(EPOLLIN, count);
+  EXPECT_EQ(HalfOpenConnections(), 1);  // the local kernel sent no RST
+  (*prober)->Flush(count);
+  EXPECT_EQ(verdicts, 0);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(HalfOpenConnections(), 0);
+}
+
+// The port the SYNs leave from is reserved by a listening socket, which
+// must not accept connections itself.
+TEST_F(SynProbeTest, ProbePortAcceptsNoConnection) {
+  absl::StatusOr<std::unique_ptr<SynProber>> prober =
+      SynProber::Create(AF_INET);
+  ASSERT_TRUE(prober.ok()) << prober.status();
+  UniqueFd client(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((*prober)->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_NE(connect(client.get(), reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+            0);
+  ASSERT_EQ(errno, EINPROGRESS);
+  pollfd connected{client.get(), POLLOUT, 0};
+  EXPECT_EQ(poll(&connected, 1, 300), 0);  // neither accepted nor refused
 }
 
 // A router (a second namespace behind a veth pair) answers the SYNs with

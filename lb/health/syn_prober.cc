@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,8 +23,9 @@ constexpr uint16_t kMss4 = 1460, kMss6 = 1440;
 constexpr size_t kTcpHeaderLength = 20;
 constexpr size_t kSynLength = 24;  // with the MSS option
 // Replies read per recvmmsg, and bytes kept of each: an IPv4 header with
-// options and a TCP header without.
+// options and a TCP header without. Segments sent per sendmmsg.
 constexpr int kReplyBatch = 32;
+constexpr size_t kSendBatch = 64;
 constexpr size_t kReplyBytes = 96;
 
 uint16_t Load16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
@@ -98,25 +100,24 @@ absl::StatusOr<in_addr> ResolveSource(const sockaddr_in& to, uint32_t mark) {
 
 }  // namespace
 
-// One SYN in flight; the prober reports its verdict.
+// One TCP probe; the prober sends its SYN and reports its verdict.
 class SynProber::SynProbe : public Probe {
  public:
+  enum class Stage { kIdle, kWaiting, kSent };
+
   SynProbe(SynProber* prober, std::shared_ptr<const ProbePlan> plan,
            uint64_t id, in_addr* source)
       : prober_(prober), plan_(std::move(plan)), id_(id), source_(source) {}
-  ~SynProbe() override {
-    if (sent_) prober_->Forget(key_);
-  }
+  ~SynProbe() override { prober_->Forget(*this); }
 
   uint64_t id() const { return id_; }
   const ProbePlan& plan() const { return *plan_; }
   in_addr* source() const { return source_; }
 
   ProbeProgress Start() override {
-    if (auto failure = prober_->Send(*this, &key_)) {
+    if (auto failure = prober_->Start(*this)) {
       return ProbeProgress::Done(*std::move(failure));
     }
-    sent_ = true;
     return ProbeProgress::Wait(EPOLLIN);
   }
   // The verdict comes through SynProber::Drain, never through fd().
@@ -126,13 +127,16 @@ class SynProber::SynProbe : public Probe {
   }
   int fd() const override { return -1; }
 
+  // Kept by the prober.
+  Stage stage = Stage::kIdle;
+  Path path;
+  Key key;  // kSent
+
  private:
   SynProber* const prober_;
   const std::shared_ptr<const ProbePlan> plan_;
   const uint64_t id_;
   in_addr* const source_;
-  Key key_;
-  bool sent_ = false;
 };
 
 absl::StatusOr<std::unique_ptr<SynProber>> SynProber::Create(int family) {
@@ -163,8 +167,9 @@ absl::StatusOr<std::unique_ptr<SynProber>> SynProber::Create(int family) {
     }
   }
 
-  // A bound TCP socket that never listens or connects: the kernel hands
-  // its port to no one else and answers segments to it with RST.
+  // A TCP socket that listens on the port, so the kernel hands it to no one
+  // else, behind a filter that drops every segment, so the kernel neither
+  // accepts connections on it nor answers the SYN-ACKs (the prober does).
   UniqueFd reservation(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!reservation.valid()) return Errno("socket");
   ProbeAddress any{};
@@ -177,7 +182,12 @@ absl::StatusOr<std::unique_ptr<SynProber>> SynProber::Create(int family) {
     len = sizeof(any.v6);
     setsockopt(reservation.get(), SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   }
-  if (bind(reservation.get(), &any.any, len) != 0 ||
+  sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+  sock_fprog drop_program{1, &drop_all};
+  if (setsockopt(reservation.get(), SOL_SOCKET, SO_ATTACH_FILTER, &drop_program,
+                 sizeof(drop_program)) != 0 ||
+      bind(reservation.get(), &any.any, len) != 0 ||
+      listen(reservation.get(), 1) != 0 ||
       getsockname(reservation.get(), &any.any, &len) != 0) {
     return Errno("reserving a source port");
   }
@@ -211,23 +221,12 @@ std::unique_ptr<Probe> SynProber::NewProbe(
   return std::make_unique<SynProbe>(this, std::move(plan), id, source);
 }
 
-std::optional<ProbeResult> SynProber::Send(SynProbe& probe, Key* key) {
+std::optional<ProbeResult> SynProber::Start(SynProbe& probe) {
   const ProbePlan& plan = probe.plan();
-  in_addr* source = probe.source();
+  Path& path = probe.path;
   if (family_ == AF_INET) {
-    std::memcpy(key->address.data(), &plan.address.v4.sin_addr, 4);
-    key->port = plan.address.v4.sin_port;
-  } else {
-    std::memcpy(key->address.data(), &plan.address.v6.sin6_addr, 16);
-    key->port = plan.address.v6.sin6_port;
-  }
-  do {
-    key->seq = random_();
-  } while (in_flight_.contains(*key));
-
-  int error = 0;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (family_ == AF_INET && source->s_addr == 0) {
+    in_addr* source = probe.source();
+    if (source->s_addr == 0) {
       absl::StatusOr<in_addr> resolved =
           ResolveSource(plan.address.v4, plan.mark);
       if (!resolved.ok()) {
@@ -238,82 +237,189 @@ std::optional<ProbeResult> SynProber::Send(SynProbe& probe, Key* key) {
       }
       *source = *resolved;
     }
-    error = SendSegment(plan, source, key->seq, kSyn);
-    if (family_ != AF_INET || (error != EINVAL && error != EADDRNOTAVAIL)) {
-      break;
-    }
-    // The cached source address is no longer ours: resolve it again.
-    source->s_addr = 0;
+    std::memcpy(path.address.data(), &plan.address.v4.sin_addr, 4);
+    path.port = plan.address.v4.sin_port;
+  } else {
+    std::memcpy(path.address.data(), &plan.address.v6.sin6_addr, 16);
+    path.port = plan.address.v6.sin6_port;
   }
-  if (error != 0) return ErrnoFailure("send SYN", error);
-  in_flight_.emplace(*key, &probe);
+  path.mark = plan.mark;
+  auto [it, first] = busy_.try_emplace(path);
+  if (first) {
+    Launch(probe);
+  } else {
+    it->second.push_back(&probe);
+    probe.stage = SynProbe::Stage::kWaiting;
+  }
   return std::nullopt;
 }
 
-int SynProber::SendSegment(const ProbePlan& plan, const in_addr* source,
-                           uint32_t seq, uint8_t flags) {
-  uint8_t segment[kSynLength] = {};
-  const size_t length = flags == kSyn ? kSynLength : kTcpHeaderLength;
+void SynProber::Launch(SynProbe& probe) {
+  const ProbePlan& plan = probe.plan();
+  Key& key = probe.key;
+  key.address = probe.path.address;
+  key.port = probe.path.port;
+  do {
+    key.seq = random_();
+  } while (in_flight_.contains(key));
+  in_flight_.emplace(key, &probe);
+  probe.stage = SynProbe::Stage::kSent;
+  queue_.push_back(MakeSegment(true, plan.address, plan.address_len,
+                               *probe.source(), key.seq, plan.mark));
+  queue_.back().key = key;
+}
+
+void SynProber::Release(const Path& path) {
+  auto it = busy_.find(path);
+  if (it == busy_.end()) return;
+  if (it->second.empty()) {
+    busy_.erase(it);
+    return;
+  }
+  SynProbe* next = it->second.front();
+  it->second.erase(it->second.begin());
+  Launch(*next);
+}
+
+void SynProber::Forget(SynProbe& probe) {
+  if (probe.stage == SynProbe::Stage::kSent) {
+    in_flight_.erase(probe.key);
+    Release(probe.path);
+  } else if (probe.stage == SynProbe::Stage::kWaiting) {
+    std::vector<SynProbe*>& waiting = busy_[probe.path];
+    waiting.erase(std::find(waiting.begin(), waiting.end(), &probe));
+  }
+}
+
+SynProber::Segment SynProber::MakeSegment(bool syn, const ProbeAddress& to,
+                                          socklen_t to_len, in_addr source,
+                                          uint32_t seq, uint32_t mark) const {
+  Segment s;
+  s.syn = syn;
+  s.length = syn ? kSynLength : kTcpHeaderLength;
+  uint8_t* tcp = s.bytes;
+  std::memset(tcp, 0, sizeof(s.bytes));
   const bool v4 = family_ == AF_INET;
-  Store16(segment, port_);
-  std::memcpy(segment + 2,
-              v4 ? &plan.address.v4.sin_port : &plan.address.v6.sin6_port, 2);
-  Store32(segment + 4, seq);
-  segment[12] = (length / 4) << 4;
-  segment[13] = flags;
-  if (flags == kSyn) {
-    Store16(segment + 14, 65535);  // window
-    segment[20] = TCPOPT_MAXSEG;
-    segment[21] = TCPOLEN_MAXSEG;
-    Store16(segment + 22, v4 ? kMss4 : kMss6);
+  Store16(tcp, port_);
+  std::memcpy(tcp + 2, v4 ? &to.v4.sin_port : &to.v6.sin6_port, 2);
+  Store32(tcp + 4, seq);
+  tcp[12] = (s.length / 4) << 4;
+  tcp[13] = syn ? kSyn : kRst;
+  if (syn) {
+    Store16(tcp + 14, 65535);  // window
+    tcp[20] = TCPOPT_MAXSEG;
+    tcp[21] = TCPOLEN_MAXSEG;
+    Store16(tcp + 22, v4 ? kMss4 : kMss6);
   }
 
-  ProbeAddress to = plan.address;
+  s.to = to;
+  s.to_len = to_len;
+  std::memset(s.control, 0, sizeof(s.control));
+  cmsghdr* cmsg = reinterpret_cast<cmsghdr*>(s.control);
   // Raw sockets take no port (IPv6 would read it as the protocol).
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo)) +
-                                CMSG_SPACE(sizeof(uint32_t))] = {};
-  msghdr msg{};
-  msg.msg_name = &to;
-  msg.msg_namelen = plan.address_len;
-  iovec iov{segment, length};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  size_t control_len = 0;
-  cmsghdr* cmsg = reinterpret_cast<cmsghdr*>(control);
   if (v4) {
-    to.v4.sin_port = 0;
+    s.to.v4.sin_port = 0;
     // The checksum covers the source address, so the segment must leave
     // from the address it was computed with.
     uint8_t pseudo[12] = {};
-    std::memcpy(pseudo, source, 4);
-    std::memcpy(pseudo + 4, &plan.address.v4.sin_addr, 4);
+    std::memcpy(pseudo, &source, 4);
+    std::memcpy(pseudo + 4, &to.v4.sin_addr, 4);
     pseudo[9] = IPPROTO_TCP;
-    Store16(pseudo + 10, static_cast<uint16_t>(length));
-    Store16(segment + 16, Fold(SumWords(segment, length,
-                                        SumWords(pseudo, sizeof(pseudo), 0))));
+    Store16(pseudo + 10, static_cast<uint16_t>(s.length));
+    Store16(tcp + 16,
+            Fold(SumWords(tcp, s.length, SumWords(pseudo, sizeof(pseudo), 0))));
     cmsg->cmsg_level = SOL_IP;
     cmsg->cmsg_type = IP_PKTINFO;
     cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
     in_pktinfo info{};
-    info.ipi_spec_dst = *source;
+    info.ipi_spec_dst = source;
     std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-    control_len += CMSG_SPACE(sizeof(in_pktinfo));
-    cmsg = reinterpret_cast<cmsghdr*>(control + control_len);
+    s.control_len += CMSG_SPACE(sizeof(in_pktinfo));
+    cmsg = reinterpret_cast<cmsghdr*>(s.control + s.control_len);
   } else {
-    to.v6.sin6_port = 0;
+    s.to.v6.sin6_port = 0;
   }
-  if (plan.mark != 0) {
+  if (mark != 0) {
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SO_MARK;
     cmsg->cmsg_len = CMSG_LEN(sizeof(uint32_t));
-    std::memcpy(CMSG_DATA(cmsg), &plan.mark, sizeof(uint32_t));
-    control_len += CMSG_SPACE(sizeof(uint32_t));
+    std::memcpy(CMSG_DATA(cmsg), &mark, sizeof(uint32_t));
+    s.control_len += CMSG_SPACE(sizeof(uint32_t));
   }
-  msg.msg_controllen = control_len;
-  if (control_len == 0) msg.msg_control = nullptr;
-  if (sendmsg(raw_.get(), &msg, MSG_DONTWAIT) < 0) return errno;
-  return 0;
+  return s;
+}
+
+void SynProber::Send(Segment* segments, size_t count,
+                     std::vector<std::pair<size_t, int>>* failed) {
+  mmsghdr msgs[kSendBatch];
+  iovec iovs[kSendBatch];
+  size_t next = 0;
+  while (next < count) {
+    const size_t batch = std::min(count - next, kSendBatch);
+    for (size_t i = 0; i < batch; ++i) {
+      Segment& s = segments[next + i];
+      iovs[i] = {s.bytes, s.length};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &s.to;
+      msgs[i].msg_hdr.msg_namelen = s.to_len;
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      if (s.control_len != 0) {
+        msgs[i].msg_hdr.msg_control = s.control;
+        msgs[i].msg_hdr.msg_controllen = s.control_len;
+      }
+    }
+    const int sent =
+        sendmmsg(raw_.get(), msgs, static_cast<unsigned>(batch), MSG_DONTWAIT);
+    if (sent > 0) {
+      next += sent;
+    } else {  // the first segment failed; those after it may not
+      failed->emplace_back(next, errno);
+      ++next;
+    }
+  }
+}
+
+void SynProber::Flush(absl::FunctionRef<void(uint64_t, ProbeResult)> done) {
+  // A failed SYN ends its probe's turn, which may queue the next one's.
+  while (!queue_.empty()) {
+    // Probes destroyed since they queued their SYN send nothing.
+    std::erase_if(queue_, [this](const Segment& s) {
+      return s.syn && !in_flight_.contains(s.key);
+    });
+    std::vector<std::pair<size_t, int>> failed;
+    Send(queue_.data(), queue_.size(), &failed);
+    std::vector<std::pair<Key, int>> failed_syns;
+    for (const auto& [index, error] : failed) {
+      if (queue_[index].syn) failed_syns.emplace_back(queue_[index].key, error);
+    }
+    queue_.clear();
+    // `done` may destroy other probes, so each is looked up afresh.
+    for (auto& [key, error] : failed_syns) {
+      auto it = in_flight_.find(key);
+      if (it == in_flight_.end()) continue;
+      SynProbe* probe = it->second;
+      if (family_ == AF_INET && (error == EINVAL || error == EADDRNOTAVAIL)) {
+        // The cached source address is no longer ours: resolve it again.
+        const ProbePlan& plan = probe->plan();
+        absl::StatusOr<in_addr> resolved =
+            ResolveSource(plan.address.v4, plan.mark);
+        if (resolved.ok()) {
+          *probe->source() = *resolved;
+          Segment retry = MakeSegment(true, plan.address, plan.address_len,
+                                      *resolved, key.seq, plan.mark);
+          std::vector<std::pair<size_t, int>> retry_failed;
+          Send(&retry, 1, &retry_failed);
+          if (retry_failed.empty()) continue;
+          error = retry_failed[0].second;
+        } else {
+          probe->source()->s_addr = 0;
+        }
+      }
+      Take(key);
+      done(probe->id(), ErrnoFailure("send SYN", error));
+    }
+  }
 }
 
 SynProber::SynProbe* SynProber::Take(const Key& key) {
@@ -321,6 +427,8 @@ SynProber::SynProbe* SynProber::Take(const Key& key) {
   if (it == in_flight_.end()) return nullptr;
   SynProbe* probe = it->second;
   in_flight_.erase(it);
+  probe->stage = SynProbe::Stage::kIdle;
+  Release(probe->path);
   return probe;
 }
 
@@ -352,12 +460,14 @@ void SynProber::DrainReplies(
       const uint8_t* p = buffers[i];
       size_t len = std::min<size_t>(msgs[i].msg_len, kReplyBytes);
       Key key;
+      in_addr local{};  // IPv4: where the SYN left from
       if (family_ == AF_INET) {
         const size_t ihl = size_t(p[0] & 0x0f) * 4;
         if (len < sizeof(iphdr) || ihl < sizeof(iphdr) || len < ihl + 20) {
           continue;
         }
         std::memcpy(key.address.data(), p + 12, 4);  // the IP source
+        std::memcpy(&local, p + 16, 4);
         p += ihl;
         len -= ihl;
       } else {
@@ -369,20 +479,38 @@ void SynProber::DrainReplies(
       std::memcpy(&key.port, p, 2);
       key.seq = Load32(p + 8) - 1;  // acknowledges our SYN: seq + 1
       if ((flags & kRst) == 0 && (flags & (kSyn | kFin)) != kSyn) continue;
-      SynProbe* probe = Take(key);
-      if (probe == nullptr) continue;  // late, duplicate or not ours
       if (flags & kRst) {
-        done(probe->id(), ProbeResult::Failure(ProbeOutcome::kRefused,
-                                               "connection refused (RST)"));
+        if (SynProbe* probe = Take(key)) {
+          done(probe->id(), ProbeResult::Failure(ProbeOutcome::kRefused,
+                                                 "connection refused (RST)"));
+        }
         continue;
       }
-      // The local kernel answers the SYN-ACK with a RST (no socket owns the
-      // connection). A marked (tunnelled) probe's RST must also carry the
-      // mark to take the SYN's path to its backend, so send one that does.
-      if (probe->plan().mark != 0) {
-        SendSegment(probe->plan(), probe->source(), key.seq + 1, kRst);
+      // Reset the backend's half-open connection, even for a late or
+      // duplicate SYN-ACK, and before the probe's turn passes on: the next
+      // SYN on the path must not meet it. A probe's RST takes its SYN's
+      // path (the mark picks a tunnelled probe's backend); a stray one goes
+      // unmarked.
+      auto it = in_flight_.find(key);
+      const uint32_t mark =
+          it != in_flight_.end() ? it->second->plan().mark : 0;
+      ProbeAddress from{};
+      socklen_t from_len;
+      if (family_ == AF_INET) {
+        from.v4.sin_family = AF_INET;
+        std::memcpy(&from.v4.sin_addr, key.address.data(), 4);
+        from.v4.sin_port = key.port;
+        from_len = sizeof(from.v4);
+      } else {
+        from.v6 = names[i];
+        from.v6.sin6_port = key.port;
+        from_len = sizeof(from.v6);
       }
-      done(probe->id(), ProbeResult::Success());
+      queue_.push_back(
+          MakeSegment(false, from, from_len, local, key.seq + 1, mark));
+      if (SynProbe* probe = Take(key)) {
+        done(probe->id(), ProbeResult::Success());
+      }
     }
     if (n < kReplyBatch) return;
   }

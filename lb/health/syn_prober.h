@@ -4,14 +4,23 @@
 // silence is a timeout. So a TCP probe is one SYN, sent from a raw socket
 // that all TCP targets of an address family share; the reply is matched
 // to its probe by the backend's address and port and by the acknowledged
-// sequence number, random per probe. No local socket owns the connection
-// (the source port is reserved by a bound, unconnected TCP socket, so no
-// local connection collides with the probes either), so the local kernel
-// answers the SYN-ACK with a RST, which clears the backend's half-open
-// connection. That RST carries no mark; a tunnelled probe's must, to be
-// encapsulated to the same backend as its SYN, so for marked probes the
-// prober sends a marked RST itself. The backend's application never sees
-// the probe.
+// sequence number, random per probe. The prober answers every SYN-ACK with
+// a RST, which clears the backend's half-open connection; a probe's RST
+// carries the probe's mark, so a tunnelled probe's RST is encapsulated to
+// the same backend as its SYN. The source port is reserved by a listening
+// TCP socket whose filter drops everything: no local connection collides
+// with the probes, and the local kernel neither answers the SYN-ACKs (the
+// socket filter drops them, after the raw socket got its copy) nor accepts
+// connections. The backend's application never sees the probe.
+//
+// Segments are queued and sent together by Flush(), one sendmmsg for all
+// the probes that start in one turn of the event loop.
+//
+// Every SYN leaves from the same port, so probes of one backend address
+// and port on one path (mark) share a connection tuple; they take turns,
+// one SYN out at a time. A second SYN would meet the first one's half-open
+// connection on the backend, which answers it with an ACK or a RST, not a
+// SYN-ACK.
 //
 // Against connect() + close() this saves a socket's whole life (socket,
 // options, epoll registration, teardown) and one of three packets per
@@ -22,11 +31,14 @@
 #define XLB_LB_HEALTH_SYN_PROBER_H_
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
@@ -48,23 +60,44 @@ class SynProber {
   uint16_t port() const { return port_; }
 
   // A probe of `plan` (a TCP check of this family) whose verdict Drain()
-  // reports under `id`; destroying the probe forgets it. IPv4: `source`
-  // caches the local address the SYN leaves from (0: not resolved yet); it
-  // must outlive the probe.
+  // or Flush() reports under `id`; starting it queues its SYN, destroying
+  // it forgets it. IPv4: `source` caches the local address the SYN leaves
+  // from (0: not resolved yet); it must outlive the probe.
   std::unique_ptr<Probe> NewProbe(std::shared_ptr<const ProbePlan> plan,
                                   uint64_t id, in_addr* source);
 
   // Reads the replies (EPOLLIN) and ICMP errors (EPOLLERR) that arrived,
-  // calling `done` for each probe they decide. `events`: what epoll
-  // reported for fd().
+  // calling `done` for each probe they decide, and queues a RST for each
+  // SYN-ACK. `events`: what epoll reported for fd().
   void Drain(uint32_t events,
-             absl::FunctionRef<void(uint64_t id, ProbeResult)> done);
+             absl::FunctionRef<void(uint64_t, ProbeResult)> done);
+
+  // Sends the queued SYNs and RSTs, calling `done` for each probe whose
+  // SYN could not be sent.
+  void Flush(absl::FunctionRef<void(uint64_t id, ProbeResult)> done);
 
  private:
   class SynProbe;
 
-  // A probe in flight: the backend's address and port (network order) and
-  // the SYN's sequence number.
+  // A probe's path: the backend's address and port (network order) and
+  // the mark that routes to it.
+  struct Path {
+    std::array<uint8_t, 16> address{};
+    uint16_t port = 0;
+    uint32_t mark = 0;
+
+    bool operator==(const Path& o) const {
+      return address == o.address && port == o.port && mark == o.mark;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Path& p) {
+      return H::combine(std::move(h), p.address, p.port, p.mark);
+    }
+  };
+
+  // A SYN out: what a reply carries of it, the backend's address and port
+  // and the SYN's sequence number. (Replies carry no mark: the random
+  // sequence number tells apart probes of backends behind one VIP.)
   struct Key {
     std::array<uint8_t, 16> address{};
     uint16_t port = 0;
@@ -79,16 +112,40 @@ class SynProber {
     }
   };
 
+  // A segment ready for sendmsg: the TCP header (with an MSS option in
+  // SYNs), its destination, and control messages for the IPv4 source
+  // address and the mark.
+  struct Segment {
+    Key key;  // SYNs: the probe it starts
+    bool syn = false;
+    uint8_t bytes[24];  // a TCP header and the MSS option
+    size_t length = 0;
+    ProbeAddress to{};
+    socklen_t to_len = 0;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo)) +
+                                  CMSG_SPACE(sizeof(uint32_t))];
+    size_t control_len = 0;
+  };
+
   SynProber(int family, UniqueFd raw, UniqueFd reservation, uint16_t port);
 
-  // Sends the probe's SYN and registers it under *key; a failure if it
-  // cannot be sent.
-  std::optional<ProbeResult> Send(SynProbe& probe, Key* key);
-  // Sends a SYN (with an MSS option) or a RST to the plan's target; 0 or
-  // the errno.
-  int SendSegment(const ProbePlan& plan, const in_addr* source, uint32_t seq,
-                  uint8_t flags);
-  void Forget(const Key& key) { in_flight_.erase(key); }
+  // Resolves the probe's source address if needed and queues its SYN, or
+  // makes it wait for its path; a failure if there is no route.
+  std::optional<ProbeResult> Start(SynProbe& probe);
+  // Queues the probe's SYN, with a fresh sequence number.
+  void Launch(SynProbe& probe);
+  // The probe's turn on its path is over: the next waiting one goes.
+  void Release(const Path& path);
+  // A SYN (`syn`) or a RST with sequence number `seq` from port_ to `to`
+  // (port included), leaving from `source` (IPv4) with `mark` (0: none).
+  Segment MakeSegment(bool syn, const ProbeAddress& to, socklen_t to_len,
+                      in_addr source, uint32_t seq, uint32_t mark) const;
+  // Sends `count` segments; the errno of each that failed goes to
+  // *failed with its index.
+  void Send(Segment* segments, size_t count,
+            std::vector<std::pair<size_t, int>>* failed);
+  // The probe is being destroyed.
+  void Forget(SynProbe& probe);
   void DrainReplies(absl::FunctionRef<void(uint64_t, ProbeResult)> done);
   void DrainErrors(absl::FunctionRef<void(uint64_t, ProbeResult)> done);
   // Removes and returns the probe `key` names, if in flight.
@@ -100,6 +157,9 @@ class SynProber {
   const uint16_t port_;         // host order
   std::mt19937 random_;
   absl::flat_hash_map<Key, SynProbe*> in_flight_;
+  // Paths with a SYN out, and the probes waiting for their turn on each.
+  absl::flat_hash_map<Path, std::vector<SynProbe*>> busy_;
+  std::vector<Segment> queue_;
 };
 
 }  // namespace xlb::health
