@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,10 @@ namespace {
 constexpr uint64_t kWakeData = ~uint64_t{0};
 constexpr uint64_t kSynData[2] = {~uint64_t{1}, ~uint64_t{2}};
 constexpr int kMaxEventsPerWait = 256;
+// Timer slack: a share of the shortest interval, and a bound that keeps
+// timeouts close to what they were set to.
+constexpr int64_t kTimerSlackDivisor = 250;
+constexpr int64_t kMaxTimerSlackNs = 4'000'000;
 
 // The checker whose loop runs on this thread, if any.
 thread_local const HealthChecker* tls_loop_owner = nullptr;
@@ -221,6 +226,7 @@ absl::Status HealthChecker::AddOnLoop(const HealthTarget& target) {
                                                *std::move(plan));
   slots_[slot]->slot = slot;
   slot_of_[target.id] = slot;
+  CountInterval(*slots_[slot], 1);
   ScheduleFirst(*slots_[slot], NowNs());
   return absl::OkStatus();
 }
@@ -246,8 +252,10 @@ absl::Status HealthChecker::UpdateOnLoop(const HealthTarget& target) {
   if (absl::Status s = OpenSynProberFor(**plan); !s.ok()) return s;
   AbortProbe(t);
   t.syn_source = {};
+  CountInterval(t, -1);
   t.target = std::move(wanted);
   t.schedule = ResolveSchedule(t.target);
+  CountInterval(t, 1);
   t.plan = *std::move(plan);
   t.health.SetThresholds(t.schedule.rise, t.schedule.fall);
   ScheduleFirst(t, NowNs());
@@ -260,6 +268,7 @@ absl::Status HealthChecker::RemoveOnLoop(TargetId id) {
     return absl::NotFoundError(absl::StrCat("health target ", id));
   }
   const uint32_t slot = it->second;
+  CountInterval(*slots_[slot], -1);
   // Closing the probe's socket removes it from epoll; events already
   // fetched carry a token that no longer matches (see HandleSocketEvent).
   slots_[slot].reset();
@@ -273,7 +282,12 @@ void HealthChecker::Run() {
   tls_loop_owner = this;
   pthread_setname_np(pthread_self(), "xlb-health");
   epoll_event events[kMaxEventsPerWait];
+  int64_t applied_slack_ns = -1;
   while (!stop_requested_) {
+    if (const int64_t slack_ns = TimerSlackNs(); slack_ns != applied_slack_ns) {
+      prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(slack_ns));
+      applied_slack_ns = slack_ns;
+    }
     const int n = epoll_wait(epoll_.get(), events, kMaxEventsPerWait,
                              NextTimeoutMs(NowNs()));
     for (int i = 0; i < n; ++i) {
@@ -478,6 +492,19 @@ void HealthChecker::FinishProbe(TargetState& t, ProbeResult result,
   t.last_result = std::move(result);
   // Last: the callback may remove or update this very target.
   options_.on_transition(transition);
+}
+
+int64_t HealthChecker::TimerSlackNs() const {
+  if (targets_by_interval_ns_.empty()) return kMaxTimerSlackNs;
+  return std::clamp<int64_t>(
+      targets_by_interval_ns_.begin()->first / kTimerSlackDivisor, 1,
+      kMaxTimerSlackNs);
+}
+
+void HealthChecker::CountInterval(const TargetState& t, int delta) {
+  auto [it, _] = targets_by_interval_ns_.try_emplace(t.interval_ns(), 0);
+  it->second += delta;
+  if (it->second == 0) targets_by_interval_ns_.erase(it);
 }
 
 int64_t HealthChecker::RandomBelow(int64_t bound_ns) {

@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lb/health/checker_test_util.h"
 #include "lb/health/test_servers.h"
@@ -341,6 +344,60 @@ TEST(CheckerScheduleTest, FirstProbesSpreadAcrossTheInterval) {
     ++buckets[std::clamp<int64_t>(ms / 50, 0, 3)];
   }
   for (int count : buckets) EXPECT_GE(count, 10);  // ~25 expected in each
+}
+
+// The loop thread's timer slack, read from procfs (-1 if not found).
+int64_t LoopTimerSlackNs() {
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "xlb-health") continue;
+    std::ifstream slack(absl::StrCat("/proc/", task.path().filename().string(),
+                                     "/timerslack_ns"));
+    int64_t ns = -1;
+    slack >> ns;
+    return ns;
+  }
+  return -1;
+}
+
+// Waits up to a second for the loop to apply a timer slack of `ns`.
+bool LoopTimerSlackBecomes(int64_t ns) {
+  for (int i = 0; i < 100; ++i) {
+    if (LoopTimerSlackNs() == ns) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ADD_FAILURE() << "timer slack " << LoopTimerSlackNs() << " ns, want " << ns;
+  return false;
+}
+
+// The loop's timers may fire late by 0.4 % of the shortest interval, at
+// most 4 ms, so that probe starts close together go out in one batch.
+TEST(CheckerScheduleTest, TimerSlackFollowsTheShortestInterval) {
+  TransitionLog log;
+  auto checker = testing::NewChecker(log);
+  HealthTarget slow = EchoTarget(1, testing::UnusedPort());
+  slow.mutable_spec().interval = absl::Seconds(2);
+  slow.mutable_spec().timeout = absl::Seconds(1);
+  ASSERT_TRUE(checker->AddTarget(slow).ok());
+  ASSERT_TRUE(checker->Start().ok());
+  EXPECT_TRUE(LoopTimerSlackBecomes(4'000'000));  // the bound
+
+  HealthTarget fast = EchoTarget(2, testing::UnusedPort());
+  fast.mutable_spec().interval = absl::Milliseconds(100);
+  ASSERT_TRUE(checker->AddTarget(fast).ok());
+  EXPECT_TRUE(LoopTimerSlackBecomes(400'000));
+
+  slow.mutable_spec().interval = absl::Milliseconds(50);
+  slow.mutable_spec().timeout = absl::Milliseconds(40);
+  ASSERT_TRUE(checker->UpdateTarget(slow).ok());
+  EXPECT_TRUE(LoopTimerSlackBecomes(200'000));
+
+  ASSERT_TRUE(checker->RemoveTarget(1).ok());
+  EXPECT_TRUE(LoopTimerSlackBecomes(400'000));
+  checker->Stop();
 }
 
 TEST(CheckerScheduleTest, JitterDelaysEachProbeByADifferentAmount) {

@@ -458,15 +458,17 @@ int Run(Mode mode, int targets, int seconds, bool udp, bool tunnelled) {
   (void)(*checker)->Start();
   absl::SleepFor(absl::Seconds(3));  // first probes spread over 1 s; rise 2
 
-  auto total_probes = [&] {
-    uint64_t probes = 0, failures = 0;
+  auto total_counters = [&] {
+    TargetCounters total;
     for (const TargetReport& r : (*checker)->Reports()) {
-      probes += r.counters.probes;
-      failures += r.counters.failures();
+      total.probes += r.counters.probes;
+      for (size_t i = 0; i < kProbeOutcomeCount; ++i) {
+        total.by_outcome[i] += r.counters.by_outcome[i];
+      }
     }
-    return std::pair(probes, failures);
+    return total;
   };
-  const auto [probes0, failures0] = total_probes();
+  const TargetCounters counters0 = total_counters();
   const CpuSeconds thread0 = ThreadCpuSeconds("xlb-health");
   const double process0 = ProcessCpuSeconds();
   const double interrupts0 = CpuInterruptSeconds(kCheckerCpu);
@@ -478,8 +480,18 @@ int Run(Mode mode, int targets, int seconds, bool udp, bool tunnelled) {
   const double interrupts1 = CpuInterruptSeconds(kCheckerCpu);
   const std::vector<uint64_t> rx1 = SoftnetProcessed();
   const double wall = absl::ToDoubleSeconds(absl::Now() - t0);
-  const auto [probes1, failures1] = total_probes();
+  const TargetCounters counters1 = total_counters();
   (*checker)->Stop();
+  // Failures by outcome, e.g. " (timeout 3)".
+  std::string failure_kinds;
+  for (size_t i = 0; i < kProbeOutcomeCount; ++i) {
+    const auto outcome = static_cast<ProbeOutcome>(i);
+    const uint64_t n = counters1.count(outcome) - counters0.count(outcome);
+    if (outcome == ProbeOutcome::kSuccess || n == 0) continue;
+    absl::StrAppend(&failure_kinds, failure_kinds.empty() ? " (" : ", ",
+                    ProbeOutcomeName(outcome), " ", n);
+  }
+  if (!failure_kinds.empty()) failure_kinds += ")";
 
   std::string steering;
   if (mode == Mode::kVeth) {
@@ -495,11 +507,14 @@ int Run(Mode mode, int targets, int seconds, bool udp, bool tunnelled) {
   std::printf(
       "%s targets=%d mode=%s probes=%s interval=1s window=%.1fs "
       "probes/s=%.0f "
-      "failures=%llu up=%d/%d checker-thread-cpu=%.1f%% (user %.1f%%, "
+      "failures=%llu%s up=%d/%d checker-thread-cpu=%.1f%% (user %.1f%%, "
       "system %.1f%%) process-cpu=%.1f%% (incl. listeners)%s\n",
       udp ? "udp" : "tcp", targets, mode == Mode::kVeth ? "veth" : "loopback",
-      tunnelled ? "tunnelled" : "direct", wall, (probes1 - probes0) / wall,
-      static_cast<unsigned long long>(failures1 - failures0), ups.load(),
+      tunnelled ? "tunnelled" : "direct", wall,
+      (counters1.probes - counters0.probes) / wall,
+      static_cast<unsigned long long>(counters1.failures() -
+                                      counters0.failures()),
+      failure_kinds.c_str(), ups.load(),
       targets, 100 * (thread1.total() - thread0.total()) / wall,
       100 * (thread1.user - thread0.user) / wall,
       100 * (thread1.system - thread0.system) / wall,

@@ -171,8 +171,8 @@ def health_section(path):
         return out + ["| measurement | result |", "| --- | --- |",
                       "| CPU share at 1k and 10k backends | **not measured** (health_bench absent or failed) |", ""]
     out += ["`lb/health/health_bench`: TCP checks (half-open: SYN, SYN-ACK, "
-            "RST), every target once a second, direct or tunnelled (marked, so "
-            "the checker also sends the RST itself), "
+            "RST, all from the checker's raw socket), every target once a second, "
+            "direct or tunnelled (marked; nothing here encapsulates them), "
             "to N listeners in a separate network namespace behind a veth "
             "pair; checker pinned to CPU 1, listeners and (by RPS) their receive "
             "processing to CPU 0, so CPU 1 does only the LB host's work (cross-CPU "
@@ -184,9 +184,11 @@ def health_section(path):
     for l in lines:
         kv = dict(re.findall(r"([\w/-]+)=(\S+)", l))
         detail = re.search(r"checker-thread-cpu=\S+ (\([^)]*\))", l)
+        kinds = re.search(r"failures=\d+ (\([^)]*\))", l)
         out.append(f"| {kv.get('targets', '?')} | {l.split()[0]} | {kv.get('mode', 'loopback')} | "
                    f"{kv.get('probes', 'direct')} | "
-                   f"{kv.get('probes/s', '?')} | {kv.get('failures', '?')} | "
+                   f"{kv.get('probes/s', '?')} | {kv.get('failures', '?')}"
+                   f"{' ' + kinds.group(1) if kinds else ''} | "
                    f"{kv.get('checker-thread-cpu', '?')}"
                    f"{' ' + detail.group(1) if detail else ''} | "
                    f"{kv.get('checker-cpu-softirq', '–')} | {kv.get('process-cpu', '?')} |")
