@@ -514,8 +514,8 @@ int Run(Mode mode, int targets, int seconds, bool udp, bool tunnelled) {
       (counters1.probes - counters0.probes) / wall,
       static_cast<unsigned long long>(counters1.failures() -
                                       counters0.failures()),
-      failure_kinds.c_str(), ups.load(),
-      targets, 100 * (thread1.total() - thread0.total()) / wall,
+      failure_kinds.c_str(), ups.load(), targets,
+      100 * (thread1.total() - thread0.total()) / wall,
       100 * (thread1.user - thread0.user) / wall,
       100 * (thread1.system - thread0.system) / wall,
       100 * (process1 - process0) / wall, steering.c_str());
