@@ -2,15 +2,19 @@
 // listeners and real routers, each test in a network namespace of its own.
 // Raw sockets, marks and namespaces need root: a privileged test.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "lb/health/checker.h"
 #include "lb/health/checker_test_util.h"
@@ -295,6 +299,38 @@ TEST_F(SynProbeTest, EachProbeCarriesItsTargetsMarkAndGetsItsOwnVerdict) {
       EXPECT_EQ(t.status, HealthStatus::kUp) << t.detail;
     }
   }
+}
+
+// Clears or restores `capability` in this thread's effective set
+// (capabilities are per thread; the permitted set keeps it).
+bool SetEffectiveCapability(int capability, bool on) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  const uint32_t bit = 1u << (capability % 32);
+  if (on) {
+    data[capability / 32].effective |= bit;
+  } else {
+    data[capability / 32].effective &= ~bit;
+  }
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+// Without CAP_NET_RAW no raw socket opens: a TCP target is refused with an
+// error that names the capability, and nothing is added.
+TEST_F(SynProbeTest, TcpTargetWithoutCapNetRawIsRefused) {
+  TransitionLog log;
+  auto checker = testing::NewChecker(log);  // not started: adds run here
+  ASSERT_TRUE(SetEffectiveCapability(CAP_NET_RAW, false));
+  absl::Status added =
+      checker->AddTarget(FastTarget(1, HealthCheckType::kTcp, 80));
+  ASSERT_TRUE(SetEffectiveCapability(CAP_NET_RAW, true));
+  EXPECT_EQ(added.code(), absl::StatusCode::kFailedPrecondition) << added;
+  EXPECT_TRUE(absl::StrContains(added.message(), "CAP_NET_RAW")) << added;
+  EXPECT_EQ(checker->target_count(), 0u);
+  // With the capability back, the same target is accepted.
+  EXPECT_TRUE(
+      checker->AddTarget(FastTarget(1, HealthCheckType::kTcp, 80)).ok());
 }
 
 TEST_F(SynProbeTest, ManyTargetsOfOneAddressAndPortEachGetAVerdict) {
