@@ -26,7 +26,8 @@ struct {
   __type(value, struct xlb_vip_value);
 } vips SEC(".maps");
 
-/* One Maglev ring per VIP index, swapped whole by the agent. */
+/* One Maglev ring per VIP index. The agent swaps in a new ring whole and
+ * rewrites an existing one in place, only the slots that change. */
 struct ring {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);

@@ -84,6 +84,8 @@ class Dataplane : public DataplaneMaps {
       override;
   absl::Status SetRing(uint32_t vip_index,
                        absl::Span<const uint32_t> ring) override;
+  absl::Status UpdateRing(uint32_t vip_index, absl::Span<const uint32_t> held,
+                          absl::Span<const uint32_t> ring) override;
   absl::Status DeleteRing(uint32_t vip_index) override;
   absl::StatusOr<std::vector<uint32_t>> GetRing(uint32_t vip_index) override;
   absl::Status DeleteConns(const std::set<uint32_t>& vip_indexes) override;

@@ -44,6 +44,13 @@ class DataplaneMaps {
   // `vip_index` with one update: packets see the old ring or the new one.
   virtual absl::Status SetRing(uint32_t vip_index,
                                absl::Span<const uint32_t> ring) = 0;
+  // Rewrites in place the slots where `ring` differs from `held`, what the
+  // index's ring holds now (same size). Each slot changes atomically, the
+  // ring as a whole does not. A write that fails may leave some of the
+  // slots written; writing `held` back over `ring` repairs it.
+  virtual absl::Status UpdateRing(uint32_t vip_index,
+                                  absl::Span<const uint32_t> held,
+                                  absl::Span<const uint32_t> ring) = 0;
   // A VIP without a ring drops its packets (counted as no_backend).
   virtual absl::Status DeleteRing(uint32_t vip_index) = 0;
   // NotFound when the VIP index has no ring.

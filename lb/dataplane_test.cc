@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "lb/testing/netns.h"
 #include "lb/testing/privilege.h"
+#include "lb/unique_fd.h"
 
 namespace xlb {
 namespace {
@@ -67,6 +68,50 @@ TEST_F(DataplaneTest, RingIsSwappedWholeAndReadBack) {
   ASSERT_TRUE((*dp)->DeleteRing(3).ok());
   EXPECT_EQ((*dp)->GetRing(3).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE((*dp)->DeleteRing(3).ok()) << "deleting twice is harmless";
+}
+
+// The id of the ring map VIP index `vip_index` points at, through the
+// pinned array of maps.
+uint32_t RingMapId(const std::string& pin_dir, uint32_t vip_index) {
+  UniqueFd rings(bpf_obj_get((pin_dir + "/rings").c_str()));
+  uint32_t id = 0;
+  if (!rings.valid() ||
+      bpf_map_lookup_elem(rings.get(), &vip_index, &id) != 0) {
+    return 0;
+  }
+  return id;
+}
+
+TEST_F(DataplaneTest, RingIsUpdatedInPlaceSlotBySlot) {
+  auto dp = Dataplane::Load(SmallOptions(pin_dir_));
+  ASSERT_TRUE(dp.ok()) << dp.status();
+  std::vector<uint32_t> held(65537);
+  std::iota(held.begin(), held.end(), 1);
+  ASSERT_TRUE((*dp)->SetRing(3, held).ok());
+  const uint32_t id = RingMapId(pin_dir_, 3);
+  ASSERT_NE(id, 0u);
+
+  std::vector<uint32_t> ring = held;
+  for (size_t slot = 0; slot < ring.size(); slot += 97) ring[slot] = 5;
+  ASSERT_TRUE((*dp)->UpdateRing(3, held, ring).ok());
+  EXPECT_EQ(*(*dp)->GetRing(3), ring);
+  EXPECT_EQ(RingMapId(pin_dir_, 3), id) << "the same map, not a new one";
+
+  // Only the slots where `held` and `ring` differ are written: a slot that
+  // `held` misreports keeps what the map has.
+  std::vector<uint32_t> wrong_held = ring, next = ring;
+  wrong_held[1] = next[1] = 9;
+  ASSERT_TRUE((*dp)->UpdateRing(3, wrong_held, next).ok());
+  EXPECT_EQ(*(*dp)->GetRing(3), ring);
+
+  // Another size, or no ring at all, is refused and changes nothing.
+  std::vector<uint32_t> small = {7, 8, 9};
+  EXPECT_EQ((*dp)->UpdateRing(3, small, small).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*(*dp)->GetRing(3), ring);
+  EXPECT_EQ((*dp)->UpdateRing(4, held, ring).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ((*dp)->GetRing(4).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(DataplaneTest, DeleteConnsRemovesOnlyTheGivenVipsEntries) {

@@ -111,6 +111,26 @@ absl::Status InMemoryMaps::SetRing(uint32_t vip_index,
   return absl::OkStatus();
 }
 
+absl::Status InMemoryMaps::UpdateRing(uint32_t vip_index,
+                                      absl::Span<const uint32_t> held,
+                                      absl::Span<const uint32_t> ring) {
+  if (absl::Status s = CountWrite(); !s.ok()) return s;
+  ++set_ring_count_;
+  auto it = contents_.rings.find(vip_index);
+  if (it == contents_.rings.end()) {
+    return absl::NotFoundError(absl::StrCat("ring for VIP index ", vip_index));
+  }
+  if (held.size() != ring.size() || it->second.size() != ring.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ring of ", ring.size(), " entries over one of ",
+                     it->second.size(), " for VIP index ", vip_index));
+  }
+  for (size_t slot = 0; slot < ring.size(); ++slot) {
+    if (held[slot] != ring[slot]) it->second[slot] = ring[slot];
+  }
+  return absl::OkStatus();
+}
+
 absl::Status InMemoryMaps::DeleteRing(uint32_t vip_index) {
   if (absl::Status s = CountWrite(); !s.ok()) return s;
   if (contents_.rings.erase(vip_index) == 0) {

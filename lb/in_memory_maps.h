@@ -34,7 +34,8 @@ class InMemoryMaps : public DataplaneMaps {
   explicit InMemoryMaps(DataplaneLimits limits = {});
 
   // Makes write number `n` fail with Unavailable and no effect. Writes are
-  // SetBackend, SetVip, DeleteVip, SetRing and DeleteRing, numbered from 1
+  // SetBackend, SetVip, DeleteVip, SetRing, UpdateRing and DeleteRing,
+  // numbered from 1
   // over the maps' lifetime (see write_count()).
   void FailWrite(uint64_t n) { failing_writes_.insert(n); }
   uint64_t write_count() const { return write_count_; }
@@ -51,6 +52,8 @@ class InMemoryMaps : public DataplaneMaps {
       override;
   absl::Status SetRing(uint32_t vip_index,
                        absl::Span<const uint32_t> ring) override;
+  absl::Status UpdateRing(uint32_t vip_index, absl::Span<const uint32_t> held,
+                          absl::Span<const uint32_t> ring) override;
   absl::Status DeleteRing(uint32_t vip_index) override;
   absl::StatusOr<std::vector<uint32_t>> GetRing(uint32_t vip_index) override;
   // Holds no connection entries: records which VIP indexes were purged.

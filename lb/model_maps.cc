@@ -52,9 +52,27 @@ class MapWriter {
     return Do(maps_->SetBackend(index, now),
               [=, this] { return maps_->SetBackend(index, before); });
   }
-  // `before` is empty when the index had no ring.
+  // `before` is empty when the index had no ring. A ring of the same size
+  // is rewritten in place, only the slots that change: swapping in a new
+  // ring waits for an RCU grace period (~12-15 ms), the whole budget of a
+  // change.
   absl::Status SetRing(uint32_t vip_index, absl::Span<const uint32_t> now,
                        TableSource before) {
+    if (before) {
+      absl::StatusOr<std::vector<uint32_t>> held = before();
+      if (!held.ok()) return held.status();
+      if (held->size() == now.size()) {
+        auto was =
+            std::make_shared<const std::vector<uint32_t>>(*std::move(held));
+        auto is = std::make_shared<const std::vector<uint32_t>>(now.begin(),
+                                                                now.end());
+        // Undone even if the write fails: writing `was` back over the slots
+        // that differ also repairs a write that stopped halfway.
+        undo_.push_back(
+            [=, this] { return maps_->UpdateRing(vip_index, *is, *was); });
+        return maps_->UpdateRing(vip_index, *was, *is);
+      }
+    }
     return Do(maps_->SetRing(vip_index, now),
               [=, this] { return Put(vip_index, before); });
   }
