@@ -2,7 +2,9 @@
 // server's Unix socket, the controller (state file fsync'd per call), the
 // model and the maps, the real BPF maps when run as root (else in-memory
 // ones). Reports the rate for batched UpdateBackends calls and for one
-// change per call, with per-call latency.
+// change per call, with per-call latency, and how long a health transition
+// takes to reach the ring (what the health checker's verdicts go through,
+// the controller and the model; health is not persisted).
 //
 //   api_bench [--batch=500] [--seconds=3] [--ring-size=65537] [--in-memory]
 //             [--no-state]
@@ -81,6 +83,35 @@ Result Run(v1::LoadBalancer::Stub& stub, const v1::VipKey& vip, int batch,
                 .changes = changes};
 }
 
+// Alternately takes one backend of a health-checked VIP down and up, as
+// verdicts of the health checker do, for `seconds`.
+Result RunHealth(Controller& controller, const VipKey& vip,
+                 const IpAddress& backend, double seconds) {
+  std::vector<double> latencies;
+  bool healthy = false;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() <
+         seconds) {
+    const auto t0 = Clock::now();
+    absl::Status s =
+        controller.SetHealth(vip, backend, HealthVerdict{.healthy = healthy});
+    latencies.push_back(
+        std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!s.ok()) {
+      std::fprintf(stderr, "SetHealth: %s\n", std::string(s.message()).c_str());
+      std::exit(1);
+    }
+    healthy = !healthy;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(latencies.begin(), latencies.end());
+  return Result{.changes_per_second = latencies.size() / elapsed,
+                .p50_ms = latencies[latencies.size() / 2],
+                .p99_ms = latencies[latencies.size() * 99 / 100],
+                .changes = latencies.size()};
+}
+
 int Main(int argc, char** argv) {
   int batch = 500;
   double seconds = 3;
@@ -138,11 +169,16 @@ int Main(int argc, char** argv) {
       "unix:" + socket, grpc::InsecureChannelCredentials()));
 
   const v1::VipKey vip = Key("192.0.2.1", 80);
-  {
+  const v1::VipKey checked_vip = Key("192.0.2.2", 80);
+  for (const bool with_check : {false, true}) {
     grpc::ClientContext context;
     v1::CreateVipRequest request;
-    *request.mutable_vip() = Vip(vip);
-    request.mutable_vip()->mutable_settings()->set_ring_size(ring_size);
+    *request.mutable_vip() = Vip(with_check ? checked_vip : vip);
+    v1::VipSettings* settings = request.mutable_vip()->mutable_settings();
+    settings->set_ring_size(ring_size);
+    if (with_check) {
+      settings->mutable_health_check()->set_type(v1::HEALTH_CHECK_TYPE_TCP);
+    }
     // A standing population, so every ring build has real work.
     for (int i = 1; i <= 100; ++i) {
       request.mutable_vip()->add_backends()->set_address(
@@ -152,6 +188,17 @@ int Main(int argc, char** argv) {
     grpc::Status s = stub->CreateVip(&context, request, &response);
     if (!s.ok()) {
       std::fprintf(stderr, "CreateVip: %s\n", s.error_message().c_str());
+      return 1;
+    }
+  }
+  // The checked VIP's backends start down: bring them all up.
+  const VipKey checked{.address = *IpAddress::Parse("192.0.2.2"), .port = 80};
+  for (int i = 1; i <= 100; ++i) {
+    absl::Status s = controller->SetHealth(
+        checked, *IpAddress::Parse(absl::StrCat("10.50.0.", i)),
+        HealthVerdict{.healthy = true});
+    if (!s.ok()) {
+      std::fprintf(stderr, "SetHealth: %s\n", std::string(s.message()).c_str());
       return 1;
     }
   }
@@ -170,6 +217,13 @@ int Main(int argc, char** argv) {
       "p99 %.2f ms  (%llu changes)\n",
       single.changes_per_second, single.p50_ms, single.p99_ms,
       static_cast<unsigned long long>(single.changes));
+  const Result health =
+      RunHealth(*controller, checked, *IpAddress::Parse("10.50.0.1"), seconds);
+  std::printf(
+      "health   (1 transition/call): %8.0f transitions/s     call p50 %.2f ms "
+      "p99 %.2f ms  (%llu transitions)\n",
+      health.changes_per_second, health.p50_ms, health.p99_ms,
+      static_cast<unsigned long long>(health.changes));
   server->Shutdown();
   std::filesystem::remove_all(dir);
   return 0;
