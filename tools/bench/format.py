@@ -277,8 +277,8 @@ def main():
     out += generic_section(
         "Control plane: backend changes per second (gRPC API → maps)",
         load_json(a.api) if a.api and a.api.endswith(".json") else None, a.api,
-        "backend changes/s through the gRPC API, batched and single "
-        "(the API benchmark has not landed)")
+        "backend changes/s through the gRPC API, batched and single, and "
+        "health transitions (api_bench absent or failed)")
     out += health_section(a.health)
     out += memory_section(a.memory)
     out += e2e_section(load_json(a.e2e))
