@@ -424,14 +424,25 @@ Dataplane::ListVips() {
 namespace {
 
 // The ring map `vip_index` points at in the array of maps `rings`.
-absl::StatusOr<UniqueFd> OpenRing(int rings, uint32_t vip_index) {
-  uint32_t inner_id = 0;
-  if (int ret = bpf_map_lookup_elem(rings, &vip_index, &inner_id))
+struct RingMap {
+  UniqueFd fd;
+  uint32_t id = 0;
+  uint32_t entries = 0;
+};
+
+absl::StatusOr<RingMap> OpenRing(int rings, uint32_t vip_index) {
+  RingMap ring;
+  if (int ret = bpf_map_lookup_elem(rings, &vip_index, &ring.id))
     return BpfError(ret, absl::StrCat("ring for VIP index ", vip_index));
-  UniqueFd inner(bpf_map_get_fd_by_id(inner_id));
-  if (!inner.valid())
-    return BpfError(-errno, absl::StrCat("open ring map id ", inner_id));
-  return inner;
+  ring.fd.reset(bpf_map_get_fd_by_id(ring.id));
+  if (!ring.fd.valid())
+    return BpfError(-errno, absl::StrCat("open ring map id ", ring.id));
+  bpf_map_info info = {};
+  uint32_t len = sizeof(info);
+  if (int ret = bpf_obj_get_info_by_fd(ring.fd.get(), &info, &len))
+    return BpfError(ret, absl::StrCat("inspect ring map id ", ring.id));
+  ring.entries = info.max_entries;
+  return ring;
 }
 
 }  // namespace
@@ -466,18 +477,13 @@ absl::Status Dataplane::SetRing(uint32_t vip_index,
 absl::Status Dataplane::UpdateRing(uint32_t vip_index,
                                    absl::Span<const uint32_t> held,
                                    absl::Span<const uint32_t> ring) {
-  absl::StatusOr<UniqueFd> current =
+  absl::StatusOr<RingMap> current =
       OpenRing(bpf_map__fd(balancer_->maps.rings), vip_index);
   if (!current.ok()) return current.status();
-  bpf_map_info info = {};
-  uint32_t len = sizeof(info);
-  if (int ret = bpf_obj_get_info_by_fd(current->get(), &info, &len))
-    return BpfError(ret,
-                    absl::StrCat("inspect ring for VIP index ", vip_index));
-  if (held.size() != ring.size() || info.max_entries != ring.size())
+  if (held.size() != ring.size() || current->entries != ring.size())
     return absl::InvalidArgumentError(
         absl::StrCat("ring of ", ring.size(), " entries over one of ",
-                     info.max_entries, " for VIP index ", vip_index));
+                     current->entries, " for VIP index ", vip_index));
   std::vector<uint32_t> slots, backends;
   for (uint32_t slot = 0; slot < ring.size(); ++slot) {
     if (held[slot] == ring[slot]) continue;
@@ -486,7 +492,7 @@ absl::Status Dataplane::UpdateRing(uint32_t vip_index,
   }
   uint32_t count = slots.size();
   if (count == 0) return absl::OkStatus();
-  if (int ret = bpf_map_update_batch(current->get(), slots.data(),
+  if (int ret = bpf_map_update_batch(current->fd.get(), slots.data(),
                                      backends.data(), &count, nullptr))
     return BpfError(ret, absl::StrCat("update ring for VIP index ", vip_index));
   return absl::OkStatus();
@@ -500,22 +506,17 @@ absl::Status Dataplane::DeleteRing(uint32_t vip_index) {
 }
 
 absl::StatusOr<std::vector<uint32_t>> Dataplane::GetRing(uint32_t vip_index) {
-  absl::StatusOr<UniqueFd> inner =
+  absl::StatusOr<RingMap> inner =
       OpenRing(bpf_map__fd(balancer_->maps.rings), vip_index);
   if (!inner.ok()) return inner.status();
-  bpf_map_info info = {};
-  uint32_t len = sizeof(info);
-  if (int ret = bpf_obj_get_info_by_fd(inner->get(), &info, &len))
-    return BpfError(ret,
-                    absl::StrCat("inspect ring for VIP index ", vip_index));
-  std::vector<uint32_t> keys(info.max_entries), ring(info.max_entries);
-  uint32_t count = info.max_entries;
+  std::vector<uint32_t> keys(inner->entries), ring(inner->entries);
+  uint32_t count = inner->entries;
   uint32_t out_batch = 0;
-  int ret = bpf_map_lookup_batch(inner->get(), nullptr, &out_batch, keys.data(),
-                                 ring.data(), &count, nullptr);
-  if ((ret && ret != -ENOENT) || count != info.max_entries)
+  int ret = bpf_map_lookup_batch(inner->fd.get(), nullptr, &out_batch,
+                                 keys.data(), ring.data(), &count, nullptr);
+  if ((ret && ret != -ENOENT) || count != inner->entries)
     return BpfError(ret ? ret : -EIO,
-                    absl::StrCat("read ring map id ", info.id));
+                    absl::StrCat("read ring map id ", inner->id));
   return ring;
 }
 

@@ -15,9 +15,9 @@
 // to the following interval boundary (one probe per target in flight).
 // A probe that has no verdict after `timeout` fails with kTimeout.
 // The loop's timers may fire late by the thread's timer slack: 0.4 % of
-// the shortest interval, at most 4 ms. The kernel wakes
-// the loop once for all the probe starts inside that window, which go out
-// in one batch (one sendmmsg for TCP checks).
+// the shortest interval, at most 4 ms. The kernel wakes the loop once for
+// all the probe starts inside that window, which go out in one batch (one
+// sendmmsg for TCP checks).
 //
 // Verdicts. A target starts in HealthTarget::initial_status and changes
 // only after `rise` consecutive successes (down -> up) or `fall`

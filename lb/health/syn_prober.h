@@ -70,7 +70,7 @@ class SynProber {
   // calling `done` for each probe they decide, and queues a RST for each
   // SYN-ACK. `events`: what epoll reported for fd().
   void Drain(uint32_t events,
-             absl::FunctionRef<void(uint64_t, ProbeResult)> done);
+             absl::FunctionRef<void(uint64_t id, ProbeResult)> done);
 
   // Sends the queued SYNs and RSTs, calling `done` for each probe whose
   // SYN could not be sent.
