@@ -21,21 +21,21 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "api/controller.h"
 #include "api/server.h"
 #include "api/service.h"
-#include "api/testing/requests.h"
 #include "grpcpp/create_channel.h"
-#include "lb/dataplane.h"
-#include "lb/in_memory_maps.h"
-#include "lb/log.h"
-#include "lb/state.h"
+#include "lb/agent/controller.h"
+#include "lb/agent/testing/requests.h"
+#include "lb/base/log.h"
+#include "lb/dataplane/dataplane.h"
+#include "lb/dataplane/in_memory_maps.h"
+#include "lb/state/state.h"
 
 namespace xlb::api {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using namespace xlb::api::testing;  // NOLINT: request builders
+using namespace xlb::agent::testing;  // NOLINT: request builders
 
 struct Result {
   double changes_per_second = 0;
@@ -85,7 +85,7 @@ Result Run(v1::LoadBalancer::Stub& stub, const v1::VipKey& vip, int batch,
 
 // Alternately takes one backend of a health-checked VIP down and up, as
 // verdicts of the health checker do, for `seconds`.
-Result RunHealth(Controller& controller, const VipKey& vip,
+Result RunHealth(agent::Controller& controller, const VipKey& vip,
                  const IpAddress& backend, double seconds) {
   std::vector<double> latencies;
   bool healthy = false;
@@ -93,8 +93,8 @@ Result RunHealth(Controller& controller, const VipKey& vip,
   while (std::chrono::duration<double>(Clock::now() - start).count() <
          seconds) {
     const auto t0 = Clock::now();
-    absl::Status s =
-        controller.SetHealth(vip, backend, HealthVerdict{.healthy = healthy});
+    absl::Status s = controller.SetHealth(
+        vip, backend, agent::HealthVerdict{.healthy = healthy});
     latencies.push_back(
         std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     if (!s.ok()) {
@@ -158,9 +158,9 @@ int Main(int argc, char** argv) {
   const std::string dir = mkdtemp(dir_template);
   StateFile state(dir + "/state");
   auto balancer = *Balancer::Create(maps.get());
-  auto controller = *Controller::Create(
+  auto controller = *agent::Controller::Create(
       balancer.get(),
-      ControllerOptions{.state_file = persist ? &state : nullptr});
+      agent::ControllerOptions{.state_file = persist ? &state : nullptr});
   LoadBalancerService service(controller.get(), nullptr, AgentInfo(), nullptr);
   const std::string socket = dir + "/xlbd.sock";
   auto server =
@@ -196,7 +196,7 @@ int Main(int argc, char** argv) {
   for (int i = 1; i <= 100; ++i) {
     absl::Status s = controller->SetHealth(
         checked, *IpAddress::Parse(absl::StrCat("10.50.0.", i)),
-        HealthVerdict{.healthy = true});
+        agent::HealthVerdict{.healthy = true});
     if (!s.ok()) {
       std::fprintf(stderr, "SetHealth: %s\n", std::string(s.message()).c_str());
       return 1;

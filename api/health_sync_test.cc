@@ -1,6 +1,6 @@
 // The health checker wired to the controller: targets follow the
 // configuration, and probe verdicts reach the model and the maps.
-#include "api/health_sync.h"
+#include "lb/agent/health_sync.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,15 +10,16 @@
 #include <thread>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/requests.h"
 #include "gtest/gtest.h"
-#include "lb/health/test_servers.h"
+#include "lb/agent/testing/requests.h"
+#include "lb/health/testing/test_servers.h"
 #include "lb/testing/privilege.h"
 
 namespace xlb::api {
 namespace {
 
-using namespace xlb::api::testing;  // NOLINT: request builders
+using namespace xlb::agent::testing;  // NOLINT: request builders
+using namespace xlb::api::testing;    // NOLINT: the API fixture
 
 // A TCP listener on 127.0.0.1 (accepts by the kernel's backlog).
 class Listener {
@@ -64,8 +65,8 @@ bool Eventually(const std::function<bool()>& condition) {
 TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   if (IsSkipped() || HasFatalFailure()) return;
   auto harness = *ApiHarness::Start();
-  auto sync =
-      HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  auto sync = agent::HealthSync::Start(&harness->controller(),
+                                       health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 
@@ -96,19 +97,21 @@ TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   EXPECT_TRUE(harness->maps().contents().rings.empty());
 
   // The down transition says why: nothing listens any more.
-  const EventLog::Batch batch = harness->controller().events().ReadAfter(0);
+  const agent::EventLog::Batch batch =
+      harness->controller().events().ReadAfter(0);
   ASSERT_FALSE(batch.events.empty());
   const v1::Event& last = batch.events.back();
   ASSERT_TRUE(last.has_health_changed());
   EXPECT_FALSE(last.health_changed().healthy());
   EXPECT_EQ(last.health_changed().reason(), v1::PROBE_OUTCOME_REFUSED);
   EXPECT_FALSE(last.health_changed().detail().empty());
-  const std::vector<HealthSync::ProbeCounts> probes = (*sync)->probe_counts();
+  const std::vector<agent::HealthSync::ProbeCounts> probes =
+      (*sync)->probe_counts();
   ASSERT_EQ(probes.size(), 1u);
   EXPECT_EQ(probes[0].backend, *IpAddress::Parse("127.0.0.1"));
   EXPECT_GE(probes[0].counters.successes(), 1u);
   EXPECT_GE(probes[0].counters.count(health::ProbeOutcome::kRefused), 1u);
-  const std::vector<HealthTransitionCount> transitions =
+  const std::vector<agent::HealthTransitionCount> transitions =
       harness->controller().HealthTransitionCounts();
   ASSERT_EQ(transitions.size(), 2u);  // one down, one up
 
@@ -143,8 +146,8 @@ grpc::Status Create(ApiHarness& harness, const v1::Vip& vip) {
 TEST_F(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
   if (IsSkipped() || HasFatalFailure()) return;
   auto harness = *ApiHarness::Start();
-  auto sync =
-      HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  auto sync = agent::HealthSync::Start(&harness->controller(),
+                                       health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 
@@ -177,8 +180,8 @@ TEST_F(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
       health::testing::MakeSelfSignedCertificate();
   health::testing::HttpServer server({.body = "ok"}, &cert);
   auto harness = *ApiHarness::Start();
-  auto sync =
-      HealthSync::Start(&harness->controller(), health::ProbeMode::kDirect);
+  auto sync = agent::HealthSync::Start(&harness->controller(),
+                                       health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 

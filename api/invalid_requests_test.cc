@@ -7,15 +7,16 @@
 #include <sstream>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/requests.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "lb/agent/testing/requests.h"
 
 namespace xlb::api {
 namespace {
 
-using namespace xlb::api::testing;  // NOLINT: request builders
+using namespace xlb::agent::testing;  // NOLINT: request builders
+using namespace xlb::api::testing;    // NOLINT: the API fixture
 using Stub = v1::LoadBalancer::Stub;
 using Code = grpc::StatusCode;
 

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "lb/log.h"
+#include "lb/base/log.h"
 
 namespace xlb::api {
 namespace {
@@ -110,7 +110,7 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
   }
   Header(out, "xlb_health_transitions_total", "counter",
          "Health transitions of a backend in a VIP, by new health.");
-  for (const HealthTransitionCount& t : s.health_transitions) {
+  for (const agent::HealthTransitionCount& t : s.health_transitions) {
     absl::StrAppend(&out, "xlb_health_transitions_total{vip=\"",
                     Label(t.vip.ToString()), "\",backend=\"",
                     Label(t.backend.ToString()), "\",to=\"",
@@ -118,7 +118,7 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
   }
   Header(out, "xlb_health_probes_total", "counter",
          "Completed health probes of a backend in a VIP, by outcome.");
-  for (const HealthSync::ProbeCounts& p : s.health_probes) {
+  for (const agent::HealthSync::ProbeCounts& p : s.health_probes) {
     const std::string labels =
         absl::StrCat("vip=\"", Label(p.vip.ToString()), "\",backend=\"",
                      Label(p.backend.ToString()), "\",outcome=\"");

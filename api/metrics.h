@@ -32,10 +32,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "api/controller.h"
-#include "api/health_sync.h"
-#include "lb/model.h"
-#include "lb/unique_fd.h"
+#include "lb/agent/controller.h"
+#include "lb/agent/health_sync.h"
+#include "lb/base/unique_fd.h"
+#include "lb/model/model.h"
 #include "xlb/v1/xlb.pb.h"
 
 namespace xlb::api {
@@ -43,8 +43,9 @@ namespace xlb::api {
 struct MetricsSnapshot {
   const v1::GetStatsResponse* stats = nullptr;  // null: no data plane
   std::vector<VipStatus> vips;
-  std::vector<HealthTransitionCount> health_transitions;
-  std::vector<HealthSync::ProbeCounts> health_probes;  // empty: no checker
+  std::vector<agent::HealthTransitionCount> health_transitions;
+  std::vector<agent::HealthSync::ProbeCounts>
+      health_probes;  // empty: no checker
   std::map<std::pair<std::string, std::string>, uint64_t> requests;
   uint64_t generation = 0;
   double uptime_seconds = 0;

@@ -16,8 +16,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
-#include "lb/log.h"
-#include "lb/unique_fd.h"
+#include "lb/base/log.h"
+#include "lb/base/unique_fd.h"
 
 namespace xlb::api {
 namespace {

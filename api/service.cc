@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "api/convert.h"
 #include "api/stats.h"
-#include "lb/log.h"
+#include "lb/agent/convert.h"
+#include "lb/base/log.h"
 
 namespace xlb::api {
 namespace {
@@ -72,7 +72,7 @@ RequestCounters::Snapshot() const {
   return counts_;
 }
 
-LoadBalancerService::LoadBalancerService(Controller* controller,
+LoadBalancerService::LoadBalancerService(agent::Controller* controller,
                                          Dataplane* dataplane, AgentInfo info,
                                          RequestCounters* counters)
     : controller_(controller),
@@ -103,7 +103,7 @@ grpc::Status LoadBalancerService::CreateVip(grpc::ServerContext*,
   return Handle("CreateVip", [&]() -> absl::Status {
     if (!request->has_vip()) return Required("vip");
     absl::StatusOr<VipConfig> vip =
-        VipFromProto(request->vip(), controller_->limits(), "vip");
+        agent::VipFromProto(request->vip(), controller_->limits(), "vip");
     if (!vip.ok()) return vip.status();
     absl::StatusOr<uint64_t> generation =
         controller_->Change(ChangeSet{.ops = {CreateVipOp{*std::move(vip)}},
@@ -124,9 +124,9 @@ grpc::Status LoadBalancerService::UpdateVip(grpc::ServerContext*,
                                             v1::UpdateVipResponse* response) {
   return Handle("UpdateVip", [&]() -> absl::Status {
     if (!request->has_key()) return Required("key");
-    absl::StatusOr<VipKey> key = VipKeyFromProto(request->key(), "key");
+    absl::StatusOr<VipKey> key = agent::VipKeyFromProto(request->key(), "key");
     if (!key.ok()) return key.status();
-    absl::StatusOr<VipSettings> settings = VipSettingsFromProto(
+    absl::StatusOr<VipSettings> settings = agent::VipSettingsFromProto(
         request->settings(), *key, controller_->limits(), "settings");
     if (!settings.ok()) return settings.status();
     absl::StatusOr<uint64_t> generation = controller_->Change(
@@ -148,7 +148,7 @@ grpc::Status LoadBalancerService::DeleteVip(grpc::ServerContext*,
                                             v1::DeleteVipResponse* response) {
   return Handle("DeleteVip", [&]() -> absl::Status {
     if (!request->has_key()) return Required("key");
-    absl::StatusOr<VipKey> key = VipKeyFromProto(request->key(), "key");
+    absl::StatusOr<VipKey> key = agent::VipKeyFromProto(request->key(), "key");
     if (!key.ok()) return key.status();
     absl::StatusOr<uint64_t> generation =
         controller_->Change(ChangeSet{.ops = {DeleteVipOp{.key = *key}},
@@ -169,12 +169,12 @@ grpc::Status LoadBalancerService::GetVip(grpc::ServerContext*,
                                          v1::GetVipResponse* response) {
   return Handle("GetVip", [&]() -> absl::Status {
     if (!request->has_key()) return Required("key");
-    absl::StatusOr<VipKey> key = VipKeyFromProto(request->key(), "key");
+    absl::StatusOr<VipKey> key = agent::VipKeyFromProto(request->key(), "key");
     if (!key.ok()) return key.status();
-    const Controller::ConfigSnapshot snapshot = controller_->GetConfig();
+    const agent::Controller::ConfigSnapshot snapshot = controller_->GetConfig();
     for (const VipConfig& vip : snapshot.config.vips) {
       if (vip.key != *key) continue;
-      *response->mutable_vip() = VipToProto(vip);
+      *response->mutable_vip() = agent::VipToProto(vip);
       response->set_generation(snapshot.generation);
       return absl::OkStatus();
     }
@@ -186,9 +186,9 @@ grpc::Status LoadBalancerService::ListVips(grpc::ServerContext*,
                                            const v1::ListVipsRequest*,
                                            v1::ListVipsResponse* response) {
   return Handle("ListVips", [&]() -> absl::Status {
-    const Controller::ConfigSnapshot snapshot = controller_->GetConfig();
+    const agent::Controller::ConfigSnapshot snapshot = controller_->GetConfig();
     for (const VipConfig& vip : snapshot.config.vips) {
-      *response->add_vips() = VipToProto(vip);
+      *response->add_vips() = agent::VipToProto(vip);
     }
     response->set_generation(snapshot.generation);
     return absl::OkStatus();
@@ -206,7 +206,7 @@ grpc::Status LoadBalancerService::UpdateBackends(
                           ExpectedGeneration(request->has_expected_generation(),
                                              request->expected_generation())};
     for (int i = 0; i < request->changes_size(); ++i) {
-      absl::StatusOr<Operation> op = BackendChangeFromProto(
+      absl::StatusOr<Operation> op = agent::BackendChangeFromProto(
           request->changes(i), absl::StrCat("changes[", i, "]"));
       if (!op.ok()) return op.status();
       changes.ops.push_back(*std::move(op));
@@ -234,8 +234,8 @@ grpc::Status LoadBalancerService::SetConfig(grpc::ServerContext*,
       return absl::InvalidArgumentError(
           "config: required (send an empty Config to delete every VIP)");
     }
-    absl::StatusOr<BalancerConfig> config =
-        ConfigFromProto(request->config(), controller_->limits(), "config");
+    absl::StatusOr<BalancerConfig> config = agent::ConfigFromProto(
+        request->config(), controller_->limits(), "config");
     if (!config.ok()) return config.status();
     absl::StatusOr<uint64_t> generation =
         controller_->Change(ChangeSet{.ops = {ReplaceAllOp{*std::move(config)}},
@@ -257,7 +257,7 @@ grpc::Status LoadBalancerService::SetVip(grpc::ServerContext*,
   return Handle("SetVip", [&]() -> absl::Status {
     if (!request->has_vip()) return Required("vip");
     absl::StatusOr<VipConfig> vip =
-        VipFromProto(request->vip(), controller_->limits(), "vip");
+        agent::VipFromProto(request->vip(), controller_->limits(), "vip");
     if (!vip.ok()) return vip.status();
     absl::StatusOr<uint64_t> generation =
         controller_->Change(ChangeSet{.ops = {ReplaceVipOp{*std::move(vip)}},
@@ -277,8 +277,8 @@ grpc::Status LoadBalancerService::GetConfig(grpc::ServerContext*,
                                             const v1::GetConfigRequest*,
                                             v1::GetConfigResponse* response) {
   return Handle("GetConfig", [&]() -> absl::Status {
-    const Controller::ConfigSnapshot snapshot = controller_->GetConfig();
-    *response->mutable_config() = ConfigToProto(snapshot.config);
+    const agent::Controller::ConfigSnapshot snapshot = controller_->GetConfig();
+    *response->mutable_config() = agent::ConfigToProto(snapshot.config);
     response->set_generation(snapshot.generation);
     return absl::OkStatus();
   });
@@ -316,14 +316,14 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
       response->set_balancer_program_id(dataplane_->balancer_prog_id());
       response->set_healthcheck_program_id(dataplane_->healthcheck_prog_id());
     }
-    TimeToProto(info_.start_time, response->mutable_start_time());
+    agent::TimeToProto(info_.start_time, response->mutable_start_time());
     const int64_t uptime_ns =
         absl::ToInt64Nanoseconds(absl::Now() - info_.start_time);
     response->mutable_uptime()->set_seconds(uptime_ns / 1000000000);
     response->mutable_uptime()->set_nanos(
         static_cast<int32_t>(uptime_ns % 1000000000));
     response->set_adopted_pinned_maps(info_.adopted_pinned_maps);
-    const Controller::ConfigSnapshot snapshot = controller_->GetConfig();
+    const agent::Controller::ConfigSnapshot snapshot = controller_->GetConfig();
     response->set_generation(snapshot.generation);
     const std::vector<VipStatus> vips = controller_->ListVipStatus();
     const std::vector<BackendStatus> backends =
@@ -336,7 +336,7 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
     for (const VipConfig& vip : snapshot.config.vips) configs[vip.key] = &vip;
     for (const VipStatus& vip : vips) {
       v1::VipStatus* out = response->add_vips();
-      *out->mutable_key() = VipKeyToProto(vip.key);
+      *out->mutable_key() = agent::VipKeyToProto(vip.key);
       out->set_index(vip.index);
       out->set_has_ring(vip.has_ring);
       out->set_fail_open(vip.fail_open);
@@ -349,7 +349,7 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
         b->set_index(backend.index);
         b->set_healthy(backend.healthy);
         b->set_in_ring(backend.in_ring);
-        b->set_state(BackendStateToProto(backend.state));
+        b->set_state(agent::BackendStateToProto(backend.state));
         if (config == nullptr) continue;
         for (const BackendConfig& c : config->backends) {
           if (c.address != backend.address) continue;
@@ -365,36 +365,36 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
 grpc::Status LoadBalancerService::WatchEvents(
     grpc::ServerContext* context, const v1::WatchEventsRequest* request,
     grpc::ServerWriter<v1::Event>* writer) {
-  EventLog& events = controller_->events();
+  agent::EventLog& events = controller_->events();
   uint64_t cursor = events.last_sequence();
   bool other_run = false;
   if (request->has_agent_start_time()) {
-    other_run =
-        TimeFromProto(request->agent_start_time()) != events.agent_start();
+    other_run = agent::TimeFromProto(request->agent_start_time()) !=
+                events.agent_start();
   }
   if (other_run) {
     cursor = 0;
     v1::Event lost;
     lost.mutable_events_lost()->set_first_missing(
         request->has_after_sequence() ? request->after_sequence() + 1 : 1);
-    const EventLog::Batch held = events.ReadAfter(0);
+    const agent::EventLog::Batch held = events.ReadAfter(0);
     lost.mutable_events_lost()->set_first_available(
         held.events.empty() ? events.last_sequence() + 1
                             : held.events.front().sequence());
-    TimeToProto(absl::Now(), lost.mutable_time());
-    TimeToProto(events.agent_start(), lost.mutable_agent_start_time());
+    agent::TimeToProto(absl::Now(), lost.mutable_time());
+    agent::TimeToProto(events.agent_start(), lost.mutable_agent_start_time());
     if (!writer->Write(lost)) return grpc::Status::OK;
   } else if (request->has_after_sequence()) {
     cursor = request->after_sequence();
   }
   if (counters_ != nullptr) counters_->Count("WatchEvents", "STARTED");
   while (!context->IsCancelled() && !events.shut_down()) {
-    EventLog::Batch batch = events.ReadAfter(cursor);
+    agent::EventLog::Batch batch = events.ReadAfter(cursor);
     if (batch.lost.has_value() && !other_run) {
       v1::Event lost;
       *lost.mutable_events_lost() = *batch.lost;
-      TimeToProto(absl::Now(), lost.mutable_time());
-      TimeToProto(events.agent_start(), lost.mutable_agent_start_time());
+      agent::TimeToProto(absl::Now(), lost.mutable_time());
+      agent::TimeToProto(events.agent_start(), lost.mutable_agent_start_time());
       if (!writer->Write(lost)) break;
     }
     other_run = false;

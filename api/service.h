@@ -1,5 +1,5 @@
 // xlb.v1.LoadBalancer on gRPC's synchronous API: each handler turns the
-// request into a model change set (api/convert.h) and hands it to the
+// request into a model change set (lb/agent/convert.h) and hands it to the
 // Controller, which serializes changes. absl::Status becomes grpc::Status
 // in exactly one place (Handle in service.cc), which also counts requests
 // per method and code for the metrics.
@@ -12,8 +12,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "api/controller.h"
-#include "lb/dataplane.h"
+#include "lb/agent/controller.h"
+#include "lb/dataplane/dataplane.h"
 #include "xlb/v1/xlb.grpc.pb.h"
 
 namespace xlb::api {
@@ -44,7 +44,7 @@ class LoadBalancerService final : public v1::LoadBalancer::Service {
  public:
   // `dataplane` may be null (stats are then unavailable); everything must
   // outlive the service.
-  LoadBalancerService(Controller* controller, Dataplane* dataplane,
+  LoadBalancerService(agent::Controller* controller, Dataplane* dataplane,
                       AgentInfo info, RequestCounters* counters);
 
   grpc::Status CreateVip(grpc::ServerContext*, const v1::CreateVipRequest*,
@@ -80,7 +80,7 @@ class LoadBalancerService final : public v1::LoadBalancer::Service {
   template <typename Fn>
   grpc::Status Handle(const char* method, Fn&& fn);
 
-  Controller* const controller_;
+  agent::Controller* const controller_;
   Dataplane* const dataplane_;
   const AgentInfo info_;
   RequestCounters* const counters_;

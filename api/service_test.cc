@@ -12,20 +12,21 @@
 #include <thread>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/requests.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "grpcpp/impl/codegen/sync_stream.h"
 #include "gtest/gtest.h"
-#include "lb/state.h"
+#include "lb/agent/testing/requests.h"
+#include "lb/state/state.h"
 
 namespace xlb::api {
 namespace {
 
 using ::testing::HasSubstr;
-using namespace xlb::api::testing;  // NOLINT: request builders
+using namespace xlb::agent::testing;  // NOLINT: request builders
+using namespace xlb::api::testing;    // NOLINT: the API fixture
 
 class ServiceTest : public ::testing::Test {
  protected:
@@ -441,7 +442,7 @@ TEST_F(ServiceTest, HealthTransitionIsAnEventAndReachesTheRing) {
   EXPECT_EQ(down.latency().nanos(), 500000000);
   EXPECT_EQ(GetConfig().generation(), 1u);  // health is not configuration
 
-  const std::vector<HealthTransitionCount> counts =
+  const std::vector<agent::HealthTransitionCount> counts =
       harness_->controller().HealthTransitionCounts();
   ASSERT_EQ(counts.size(), 2u);
   EXPECT_FALSE(counts[0].to_healthy);

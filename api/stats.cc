@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "api/convert.h"
+#include "lb/agent/convert.h"
 
 namespace xlb::api {
 namespace {
@@ -53,7 +53,7 @@ absl::StatusOr<v1::GetStatsResponse> ReadStats(
     absl::StatusOr<xlb_vip_stats> stats = dataplane.ReadVipStats(vip.index);
     if (!stats.ok()) return stats.status();
     v1::VipStats* out = response.add_vips();
-    *out->mutable_key() = VipKeyToProto(vip.key);
+    *out->mutable_key() = agent::VipKeyToProto(vip.key);
     out->set_packets(stats->packets);
     out->set_bytes(stats->bytes);
     out->set_new_flows(stats->new_flows);

@@ -8,8 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "lb/dataplane.h"
-#include "lb/model.h"
+#include "lb/dataplane/dataplane.h"
+#include "lb/model/model.h"
 #include "xlb/v1/xlb.pb.h"
 
 namespace xlb::api {

@@ -7,14 +7,14 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "api/controller.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "lb/in_memory_maps.h"
+#include "lb/agent/controller.h"
+#include "lb/dataplane/in_memory_maps.h"
 
 namespace xlb::api {
 namespace {
@@ -81,7 +81,8 @@ class TlsTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(certs_->ok()) << "openssl could not make test certificates";
     balancer_ = *Balancer::Create(&maps_);
-    controller_ = *Controller::Create(balancer_.get(), ControllerOptions());
+    controller_ =
+        *agent::Controller::Create(balancer_.get(), agent::ControllerOptions());
     service_ = std::make_unique<LoadBalancerService>(controller_.get(), nullptr,
                                                      AgentInfo(), nullptr);
   }
@@ -122,7 +123,7 @@ class TlsTest : public ::testing::Test {
   static Certificates* certs_;
   InMemoryMaps maps_;
   std::unique_ptr<Balancer> balancer_;
-  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<agent::Controller> controller_;
   std::unique_ptr<LoadBalancerService> service_;
   std::unique_ptr<ApiServer> server_;
 };
@@ -197,7 +198,8 @@ TEST(ListenerOptionsTest, IncompleteTlsIsRefused) {
 TEST(ListenerOptionsTest, UnreadableCertificateIsAClearError) {
   InMemoryMaps maps;
   auto balancer = *Balancer::Create(&maps);
-  auto controller = *Controller::Create(balancer.get(), ControllerOptions());
+  auto controller =
+      *agent::Controller::Create(balancer.get(), agent::ControllerOptions());
   LoadBalancerService service(controller.get(), nullptr, AgentInfo(), nullptr);
   auto server =
       ApiServer::Start(ListenerOptions{.unix_socket = "",

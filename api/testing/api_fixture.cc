@@ -32,12 +32,13 @@ absl::Status ApiHarness::StartAgent() {
   absl::StatusOr<std::unique_ptr<Balancer>> balancer = Balancer::Create(&maps_);
   if (!balancer.ok()) return balancer.status();
   balancer_ = *std::move(balancer);
-  absl::StatusOr<std::unique_ptr<Controller>> controller = Controller::Create(
-      balancer_.get(),
-      ControllerOptions{
-          .state_file = options_.persist ? state_file_.get() : nullptr,
-          .event_capacity = options_.event_capacity,
-          .version = "test"});
+  absl::StatusOr<std::unique_ptr<agent::Controller>> controller =
+      agent::Controller::Create(
+          balancer_.get(),
+          agent::ControllerOptions{
+              .state_file = options_.persist ? state_file_.get() : nullptr,
+              .event_capacity = options_.event_capacity,
+              .version = "test"});
   if (!controller.ok()) return controller.status();
   controller_ = *std::move(controller);
   service_ = std::make_unique<LoadBalancerService>(

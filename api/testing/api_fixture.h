@@ -9,12 +9,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "api/controller.h"
 #include "api/server.h"
 #include "api/service.h"
-#include "lb/in_memory_maps.h"
-#include "lb/model.h"
-#include "lb/state.h"
+#include "lb/agent/controller.h"
+#include "lb/dataplane/in_memory_maps.h"
+#include "lb/model/model.h"
+#include "lb/state/state.h"
 #include "xlb/v1/xlb.grpc.pb.h"
 
 namespace xlb::api::testing {
@@ -44,7 +44,7 @@ class ApiHarness {
   v1::LoadBalancer::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   InMemoryMaps& maps() { return maps_; }
-  Controller& controller() { return *controller_; }
+  agent::Controller& controller() { return *controller_; }
   const std::string& dir() const { return dir_; }
   const std::string& socket_path() const { return socket_; }
   const std::string& state_path() const { return state_path_; }
@@ -60,7 +60,7 @@ class ApiHarness {
   InMemoryMaps maps_;
   std::unique_ptr<StateFile> state_file_;
   std::unique_ptr<Balancer> balancer_;
-  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<agent::Controller> controller_;
   RequestCounters counters_;
   std::unique_ptr<LoadBalancerService> service_;
   std::unique_ptr<ApiServer> server_;

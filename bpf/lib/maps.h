@@ -1,5 +1,5 @@
 /* Maps shared by the balancer and the health-probe encapsulation program.
- * Sizes here are defaults: lb/dataplane.cc sets the real ones before load. */
+ * Sizes here are defaults: lb/dataplane/dataplane.cc sets the real ones before load. */
 #ifndef XLB_LIB_MAPS_H_
 #define XLB_LIB_MAPS_H_
 

@@ -22,7 +22,7 @@
 // Verdicts. A target starts in HealthTarget::initial_status and changes
 // only after `rise` consecutive successes (down -> up) or `fall`
 // consecutive failures (up -> down); see HealthState. Defaults come from
-// HealthCheckSpec (lb/model_config.h): TCP connect, interval 5 s, timeout
+// HealthCheckSpec (lb/model/model_config.h): TCP connect, interval 5 s, timeout
 // 2 s, rise 2, fall 3, no jitter, the VIP's port; HealthOverride replaces
 // any of port, interval, timeout, rise, fall and jitter per backend.
 //
@@ -52,13 +52,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lb/base/unique_fd.h"
 #include "lb/health/probe_outcome.h"
 #include "lb/health/probe_plan.h"
 #include "lb/health/slot_timers.h"
 #include "lb/health/syn_prober.h"
 #include "lb/health/target.h"
 #include "lb/health/tls.h"
-#include "lb/unique_fd.h"
 
 namespace xlb::health {
 

@@ -13,8 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "lb/health/checker_test_util.h"
-#include "lb/health/test_servers.h"
+#include "lb/health/testing/checker_test_util.h"
+#include "lb/health/testing/test_servers.h"
 
 namespace xlb::health {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "lb/health/checker.h"
-#include "lb/health/checker_test_util.h"
+#include "lb/health/testing/checker_test_util.h"
 
 namespace xlb::health {
 namespace {

@@ -65,8 +65,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "lb/base/unique_fd.h"
 #include "lb/health/checker.h"
-#include "lb/unique_fd.h"
 
 namespace xlb::health {
 namespace {

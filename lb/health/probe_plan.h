@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lb/base/unique_fd.h"
 #include "lb/health/probe.h"
 #include "lb/health/target.h"
 #include "lb/health/tls.h"
-#include "lb/unique_fd.h"
 
 namespace xlb::health {
 

@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 
+#include "lb/base/unique_fd.h"
 #include "lb/health/probe.h"
 #include "lb/health/probe_plan.h"
 #include "lb/health/stream_session.h"
 #include "lb/health/tls.h"
-#include "lb/unique_fd.h"
 
 namespace xlb::health {
 

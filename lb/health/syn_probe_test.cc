@@ -17,10 +17,10 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "lb/health/checker.h"
-#include "lb/health/checker_test_util.h"
 #include "lb/health/probe_plan.h"
 #include "lb/health/syn_prober.h"
-#include "lb/health/test_servers.h"
+#include "lb/health/testing/checker_test_util.h"
+#include "lb/health/testing/test_servers.h"
 #include "lb/testing/netns.h"
 #include "lb/testing/privilege.h"
 

@@ -43,9 +43,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "lb/base/unique_fd.h"
 #include "lb/health/probe.h"
 #include "lb/health/probe_plan.h"
-#include "lb/unique_fd.h"
 
 namespace xlb::health {
 

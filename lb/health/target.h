@@ -1,5 +1,5 @@
 // What the health checker probes: one backend of one VIP, with the VIP's
-// HealthCheckSpec (lb/model_config.h) and optional per-backend overrides.
+// HealthCheckSpec (lb/model/model_config.h) and optional per-backend overrides.
 #ifndef XLB_LB_HEALTH_TARGET_H_
 #define XLB_LB_HEALTH_TARGET_H_
 
@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "lb/model_config.h"
+#include "lb/model/model_config.h"
 #include "xlb_abi.h"
 
 namespace xlb::health {
@@ -34,7 +34,8 @@ constexpr uint32_t TunnelledProbeMark(uint32_t backend_index) {
   return XLB_HC_MARK_TAG | (backend_index & XLB_HC_MARK_INDEX_MASK);
 }
 
-// Per-backend exceptions to the VIP's HealthCheckSpec (lb/model_config.h).
+// Per-backend exceptions to the VIP's HealthCheckSpec
+// (lb/model/model_config.h).
 using HealthOverride = ::xlb::HealthOverride;
 
 // A VIP's check, immutable and shared by the targets of all its backends

@@ -10,8 +10,8 @@
 
 #include "gtest/gtest.h"
 #include "lb/health/checker.h"
-#include "lb/health/checker_test_util.h"
-#include "lb/health/test_servers.h"
+#include "lb/health/testing/checker_test_util.h"
+#include "lb/health/testing/test_servers.h"
 #include "lb/testing/privilege.h"
 
 namespace xlb::health {

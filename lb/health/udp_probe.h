@@ -6,9 +6,9 @@
 
 #include <memory>
 
+#include "lb/base/unique_fd.h"
 #include "lb/health/probe.h"
 #include "lb/health/probe_plan.h"
-#include "lb/unique_fd.h"
 
 namespace xlb::health {
 

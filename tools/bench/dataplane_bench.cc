@@ -37,8 +37,8 @@
 #include "absl/strings/str_cat.h"
 #include "baseline.skel.h"
 #include "bpf/tests/packet_builder.h"
-#include "lb/dataplane.h"
-#include "lb/maglev.h"
+#include "lb/dataplane/dataplane.h"
+#include "lb/maglev/maglev.h"
 #include "xlb_abi.h"
 
 namespace xlb::bench {

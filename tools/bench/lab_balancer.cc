@@ -23,8 +23,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "lb/dataplane.h"
-#include "lb/maglev.h"
+#include "lb/dataplane/dataplane.h"
+#include "lb/maglev/maglev.h"
 #include "xlb_abi.h"
 
 namespace {

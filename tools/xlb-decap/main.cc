@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "lb/decap_loader.h"
+#include "lb/dataplane/decap_loader.h"
 
 namespace {
 

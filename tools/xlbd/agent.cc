@@ -8,13 +8,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "api/controller.h"
-#include "api/health_sync.h"
 #include "api/metrics.h"
 #include "api/service.h"
-#include "lb/log.h"
-#include "lb/model.h"
-#include "lb/state.h"
+#include "lb/agent/controller.h"
+#include "lb/agent/health_sync.h"
+#include "lb/base/log.h"
+#include "lb/model/model.h"
+#include "lb/state/state.h"
 
 #ifndef XLB_VERSION
 #define XLB_VERSION "0.0.0-dev"
@@ -179,13 +179,13 @@ absl::Status RunAgent(const AgentOptions& o) {
   absl::StatusOr<std::unique_ptr<Balancer>> balancer =
       Balancer::Create(dataplane->get());
   if (!balancer.ok()) return balancer.status();
-  absl::StatusOr<std::unique_ptr<api::Controller>> controller =
-      api::Controller::Create(
+  absl::StatusOr<std::unique_ptr<agent::Controller>> controller =
+      agent::Controller::Create(
           balancer->get(),
-          api::ControllerOptions{.state_file = &state_file,
-                                 .event_capacity = o.event_buffer,
-                                 .start_time = start,
-                                 .version = XLB_VERSION});
+          agent::ControllerOptions{.state_file = &state_file,
+                                   .event_capacity = o.event_buffer,
+                                   .start_time = start,
+                                   .version = XLB_VERSION});
   if (!controller.ok()) return controller.status();
 
   if (absl::Status s = (*dataplane)->SetConfig(*dp_config); !s.ok()) return s;
@@ -204,17 +204,17 @@ absl::Status RunAgent(const AgentOptions& o) {
          {"mode", o.attach_mode == XdpMode::kNative ? "native" : "generic"}});
   }
 
-  std::unique_ptr<api::HealthSync> health;
+  std::unique_ptr<agent::HealthSync> health;
   if (o.health_probe_mode.has_value()) {
     // Tunnelled probes need the TC program, so detached agents probe
     // backends directly.
     const health::ProbeMode mode =
         o.interface.empty() ? health::ProbeMode::kDirect : *o.health_probe_mode;
-    absl::StatusOr<std::unique_ptr<api::HealthSync>> started =
-        api::HealthSync::Start(controller->get(), mode, o.health_ca_file);
+    absl::StatusOr<std::unique_ptr<agent::HealthSync>> started =
+        agent::HealthSync::Start(controller->get(), mode, o.health_ca_file);
     if (!started.ok()) return started.status();
     health = *std::move(started);
-    api::HealthSync* sync = health.get();
+    agent::HealthSync* sync = health.get();
     (*controller)->SetConfigChangeHook([sync] { sync->Sync(); });
     LogInfo("health", "health checks running",
             {{"mode",
@@ -242,24 +242,25 @@ absl::Status RunAgent(const AgentOptions& o) {
 
   std::unique_ptr<api::MetricsServer> metrics;
   if (!o.metrics_address.empty()) {
-    api::Controller* c = controller->get();
+    agent::Controller* c = controller->get();
     absl::StatusOr<std::unique_ptr<api::MetricsServer>> started =
-        api::MetricsServer::Start(o.metrics_address, [&service, &counters, c,
-                                                      sync = health.get(),
-                                                      start] {
-          absl::StatusOr<v1::GetStatsResponse> stats = service.Stats();
-          api::MetricsSnapshot snapshot{
-              .stats = stats.ok() ? &*stats : nullptr,
-              .vips = c->ListVipStatus(),
-              .health_transitions = c->HealthTransitionCounts(),
-              .health_probes =
-                  sync != nullptr ? sync->probe_counts()
-                                  : std::vector<api::HealthSync::ProbeCounts>(),
-              .requests = counters.Snapshot(),
-              .generation = c->generation(),
-              .uptime_seconds = absl::ToDoubleSeconds(absl::Now() - start)};
-          return api::RenderMetrics(snapshot);
-        });
+        api::MetricsServer::Start(
+            o.metrics_address,
+            [&service, &counters, c, sync = health.get(), start] {
+              absl::StatusOr<v1::GetStatsResponse> stats = service.Stats();
+              api::MetricsSnapshot snapshot{
+                  .stats = stats.ok() ? &*stats : nullptr,
+                  .vips = c->ListVipStatus(),
+                  .health_transitions = c->HealthTransitionCounts(),
+                  .health_probes =
+                      sync != nullptr
+                          ? sync->probe_counts()
+                          : std::vector<agent::HealthSync::ProbeCounts>(),
+                  .requests = counters.Snapshot(),
+                  .generation = c->generation(),
+                  .uptime_seconds = absl::ToDoubleSeconds(absl::Now() - start)};
+              return api::RenderMetrics(snapshot);
+            });
     if (!started.ok()) return started.status();
     metrics = *std::move(started);
   }

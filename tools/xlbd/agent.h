@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "api/server.h"
-#include "lb/dataplane.h"
+#include "lb/dataplane/dataplane.h"
 #include "lb/health/target.h"
 #include "tools/xlbd/host_network.h"
 #include "xlb_abi.h"

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "lb/unique_fd.h"
+#include "lb/base/unique_fd.h"
 
 namespace xlb::xlbd {
 namespace {

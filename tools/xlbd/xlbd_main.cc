@@ -12,8 +12,8 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "lb/dataplane.h"
-#include "lb/log.h"
+#include "lb/base/log.h"
+#include "lb/dataplane/dataplane.h"
 #include "tools/xlbd/agent.h"
 
 ABSL_FLAG(std::string, interface, "",

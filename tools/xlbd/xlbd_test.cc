@@ -22,13 +22,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "api/testing/requests.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "lb/dataplane.h"
-#include "lb/model_config.h"
+#include "lb/agent/testing/requests.h"
+#include "lb/dataplane/dataplane.h"
+#include "lb/model/model_config.h"
 #include "lb/testing/netns.h"
 #include "lb/testing/privilege.h"
 #include "xlb/v1/xlb.grpc.pb.h"
@@ -39,7 +39,7 @@ namespace xlb {
 namespace {
 
 using ::testing::HasSubstr;
-using namespace xlb::api::testing;  // NOLINT: request builders
+using namespace xlb::agent::testing;  // NOLINT: request builders
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

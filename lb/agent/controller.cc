@@ -1,0 +1,235 @@
+#include "lb/agent/controller.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "lb/agent/convert.h"
+#include "lb/base/log.h"
+
+namespace xlb::agent {
+
+Controller::Controller(Balancer* balancer, ControllerOptions options)
+    : balancer_(balancer),
+      options_(std::move(options)),
+      limits_(balancer->limits()),
+      events_(options_.event_capacity, options_.start_time) {}
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
+    Balancer* balancer, ControllerOptions options) {
+  std::unique_ptr<Controller> controller(
+      new Controller(balancer, std::move(options)));
+  BalancerConfig config;
+  uint64_t generation = 0;
+  if (const StateFile* file = controller->options_.state_file) {
+    absl::StatusOr<std::optional<v1::PersistedState>> loaded = file->Load();
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->has_value()) {
+      absl::StatusOr<BalancerConfig> parsed =
+          ConfigFromProto((*loaded)->config(), controller->limits_, "config");
+      if (!parsed.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "state file ", file->path(),
+            " holds a configuration this agent cannot apply (",
+            parsed.status().message(),
+            "); refusing to start. Start with the data-plane sizes it was "
+            "saved with, or fix the file"));
+      }
+      config = *std::move(parsed);
+      generation = (*loaded)->generation();
+      LogInfo("state", "loaded desired state",
+              {{"path", file->path()},
+               {"generation", generation},
+               {"vips", config.vips.size()}});
+    } else {
+      LogInfo("state", "no state file: first start, empty configuration",
+              {{"path", file->path()}});
+    }
+  }
+  // Reconciles the maps (adopted from an earlier run, or new) with it.
+  if (absl::Status s =
+          balancer->Apply(ChangeSet{.ops = {ReplaceAllOp{config}}});
+      !s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("applying the persisted desired state to "
+                                     "the data plane failed: ",
+                                     s.message()));
+  }
+  absl::MutexLock lock(&controller->mu_);
+  controller->generation_ = generation;
+  return controller;
+}
+
+absl::Status Controller::Persist(uint64_t generation) {
+  if (options_.state_file == nullptr) return absl::OkStatus();
+  v1::PersistedState state;
+  state.set_generation(generation);
+  *state.mutable_config() = ConfigToProto(balancer_->desired_config());
+  TimeToProto(absl::Now(), state.mutable_saved_at());
+  state.set_writer_version(options_.version);
+  return options_.state_file->Save(state);
+}
+
+namespace {
+
+// Keys of the VIPs that differ between two configurations (both sorted).
+std::vector<VipKey> ChangedVips(const BalancerConfig& a,
+                                const BalancerConfig& b) {
+  std::vector<VipKey> changed;
+  auto x = a.vips.begin(), y = b.vips.begin();
+  while (x != a.vips.end() || y != b.vips.end()) {
+    if (y == b.vips.end() || (x != a.vips.end() && x->key < y->key)) {
+      changed.push_back((x++)->key);
+    } else if (x == a.vips.end() || y->key < x->key) {
+      changed.push_back((y++)->key);
+    } else {
+      if (!(*x == *y)) changed.push_back(x->key);
+      ++x;
+      ++y;
+    }
+  }
+  return changed;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> Controller::Change(const ChangeSet& changes,
+                                            absl::string_view method) {
+  bool changed = false;
+  absl::StatusOr<uint64_t> generation = ChangeLocked(changes, method, changed);
+  if (changed && config_change_hook_) config_change_hook_();
+  return generation;
+}
+
+absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
+                                                  absl::string_view method,
+                                                  bool& changed) {
+  absl::MutexLock lock(&mu_);
+  if (changes.expected_generation.has_value() &&
+      *changes.expected_generation != generation_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("expected_generation: ", *changes.expected_generation,
+                     " differs from the current generation ", generation_,
+                     "; re-read the configuration and retry"));
+  }
+  const std::shared_ptr<const Balancer::Snapshot> before =
+      balancer_->TakeSnapshot();
+  const uint64_t model_generation = balancer_->generation();
+  const BalancerConfig config_before = balancer_->desired_config();
+  ChangeSet unconditional = changes;
+  unconditional.expected_generation.reset();
+  if (absl::Status s = balancer_->Apply(unconditional); !s.ok()) return s;
+  if (balancer_->generation() == model_generation) return generation_;
+
+  const uint64_t next = generation_ + 1;
+  if (absl::Status saved = Persist(next); !saved.ok()) {
+    absl::Status restored = balancer_->Restore(*before);
+    LogError("state", "persisting the desired state failed; rolling back",
+             {{"error", saved.message()},
+              {"rollback", restored.ok() ? "ok" : restored.ToString()}});
+    if (!restored.ok()) {
+      return absl::InternalError(absl::StrCat(
+          "persisting the desired state failed (", saved.message(),
+          ") and rolling the maps back failed too (", restored.message(),
+          "): the maps hold a configuration that is not persisted"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "persisting the desired state failed, the change was rolled back: ",
+        saved.message()));
+  }
+  generation_ = next;
+  changed = true;
+  v1::Event event;
+  v1::ConfigChanged* config_changed = event.mutable_config_changed();
+  config_changed->set_generation(next);
+  config_changed->set_method(std::string(method));
+  const std::vector<VipKey> vips =
+      ChangedVips(config_before, balancer_->desired_config());
+  for (const VipKey& key : vips) {
+    *config_changed->add_vips() = VipKeyToProto(key);
+  }
+  events_.Append(std::move(event));
+  LogInfo("api", "configuration changed",
+          {{"generation", next}, {"method", method}, {"vips", vips.size()}});
+  return next;
+}
+
+absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
+                                   const HealthVerdict& verdict) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<VipStatus> status = balancer_->GetVipStatus(vip);
+  if (!status.ok()) return status.status();
+  bool was_healthy = false;
+  bool found = false;
+  for (const VipBackendStatus& b : status->backends) {
+    if (b.address == backend) {
+      was_healthy = b.healthy;
+      found = true;
+    }
+  }
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat("backend: ", backend.ToString(),
+                                            " is not a backend of ",
+                                            vip.ToString()));
+  }
+  const bool healthy = verdict.healthy;
+  if (absl::Status s = balancer_->Apply(
+          ChangeSet{.ops = {SetHealthOp{
+                        .vip = vip, .address = backend, .healthy = healthy}}});
+      !s.ok()) {
+    return s;
+  }
+  if (was_healthy == healthy) return absl::OkStatus();
+  ++transitions_[{vip, backend, healthy}];
+  v1::Event event;
+  v1::HealthChanged* changed = event.mutable_health_changed();
+  *changed->mutable_vip() = VipKeyToProto(vip);
+  changed->set_backend(backend.ToString());
+  changed->set_healthy(healthy);
+  changed->set_reason(ProbeOutcomeToProto(verdict.reason));
+  changed->set_detail(verdict.detail);
+  DurationToProto(verdict.latency, changed->mutable_latency());
+  events_.Append(std::move(event));
+  LogInfo("health", healthy ? "backend up" : "backend down",
+          {{"vip", vip.ToString()},
+           {"backend", backend.ToString()},
+           {"reason", health::ProbeOutcomeLabel(verdict.reason)},
+           {"detail", verdict.detail},
+           {"latency", absl::FormatDuration(verdict.latency)}});
+  return absl::OkStatus();
+}
+
+std::vector<HealthTransitionCount> Controller::HealthTransitionCounts() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<HealthTransitionCount> counts;
+  counts.reserve(transitions_.size());
+  for (const auto& [key, count] : transitions_) {
+    counts.push_back(HealthTransitionCount{.vip = std::get<0>(key),
+                                           .backend = std::get<1>(key),
+                                           .to_healthy = std::get<2>(key),
+                                           .count = count});
+  }
+  return counts;
+}
+
+Controller::ConfigSnapshot Controller::GetConfig() const {
+  absl::MutexLock lock(&mu_);
+  return ConfigSnapshot{.config = balancer_->desired_config(),
+                        .generation = generation_};
+}
+
+uint64_t Controller::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+std::vector<VipStatus> Controller::ListVipStatus() const {
+  absl::MutexLock lock(&mu_);
+  return balancer_->ListVipStatus();
+}
+
+std::vector<BackendStatus> Controller::ListBackendStatus() const {
+  absl::MutexLock lock(&mu_);
+  return balancer_->ListBackendStatus();
+}
+
+}  // namespace xlb::agent
