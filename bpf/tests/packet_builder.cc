@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "bpf/lib/flow_hash.h"
+#include "lb/base/checksum.h"
 
 namespace xlb::testing {
 namespace {
@@ -87,25 +88,6 @@ Mac MacFromString(std::string_view text) {
 }
 
 // ---- Checksums ----
-
-uint32_t ChecksumAccumulate(uint32_t sum, std::span<const uint8_t> bytes) {
-  size_t i = 0;
-  for (; i + 1 < bytes.size(); i += 2) {
-    sum += static_cast<uint32_t>(bytes[i] << 8 | bytes[i + 1]);
-    if (sum & 0x80000000u) sum = (sum & 0xffff) + (sum >> 16);
-  }
-  if (i < bytes.size()) sum += static_cast<uint32_t>(bytes[i] << 8);
-  return sum;
-}
-
-uint16_t ChecksumFinish(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum & 0xffff);
-}
-
-uint16_t InternetChecksum(std::span<const uint8_t> bytes) {
-  return ChecksumFinish(ChecksumAccumulate(0, bytes));
-}
 
 uint32_t PseudoHeaderSum(const IpAddr& src, const IpAddr& dst, uint8_t proto,
                          uint32_t length) {

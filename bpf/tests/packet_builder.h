@@ -1,8 +1,9 @@
 // A small, independent packet builder for the BPF packet tests: Ethernet,
-// IPv4 (with options), IPv6, TCP, UDP, ICMP and ICMPv6, with its own checksum
-// code, plus builders for the frames the programs are expected to emit
-// (encapsulation, ICMP too-big answers, echo replies), written from
-// docs/dataplane.md and not from the BPF code under test.
+// IPv4 (with options), IPv6, TCP, UDP, ICMP and ICMPv6 (checksums by
+// lb/checksum.h, not by the BPF code), plus builders for the frames the
+// programs are expected to emit (encapsulation, ICMP too-big answers, echo
+// replies), written from docs/dataplane.md and not from the BPF code under
+// test.
 //
 // Everything here is plain byte arithmetic: multi-byte fields are written in
 // network byte order, and "host order" integers are taken as arguments.
@@ -78,14 +79,8 @@ struct IpAddr {
 
 Mac MacFromString(std::string_view text);
 
-// ---- Checksums (RFC 1071) ----
+// ---- Checksums ----
 
-// Adds bytes to a 32-bit one's-complement accumulator (big-endian 16-bit
-// words; an odd trailing byte is padded with zero).
-uint32_t ChecksumAccumulate(uint32_t sum, std::span<const uint8_t> bytes);
-// Folds the accumulator and complements it: the value to store in a header.
-uint16_t ChecksumFinish(uint32_t sum);
-uint16_t InternetChecksum(std::span<const uint8_t> bytes);
 // The TCP/UDP/ICMPv6 pseudo-header (RFC 793 / RFC 8200 8.1) as an accumulator.
 uint32_t PseudoHeaderSum(const IpAddr& src, const IpAddr& dst, uint8_t proto,
                          uint32_t length);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "lb/base/checksum.h"
 
 namespace xlb::health {
 namespace {
@@ -40,17 +41,6 @@ void Store16(uint8_t* p, uint16_t v) {
 void Store32(uint8_t* p, uint32_t v) {
   Store16(p, uint16_t(v >> 16));
   Store16(p + 2, uint16_t(v));
-}
-
-// Ones' complement sum of 16-bit big-endian words.
-uint32_t SumWords(const uint8_t* p, size_t n, uint32_t sum) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += Load16(p + i);
-  if (n % 2) sum += uint32_t(p[n - 1]) << 8;
-  return sum;
-}
-uint16_t Fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return uint16_t(~sum);
 }
 
 // Keeps only what can answer a SYN from `port`: segments to it with RST,
@@ -326,8 +316,8 @@ SynProber::Segment SynProber::MakeSegment(bool syn, const ProbeAddress& to,
     std::memcpy(pseudo + 4, &to.v4.sin_addr, 4);
     pseudo[9] = IPPROTO_TCP;
     Store16(pseudo + 10, static_cast<uint16_t>(s.length));
-    Store16(tcp + 16,
-            Fold(SumWords(tcp, s.length, SumWords(pseudo, sizeof(pseudo), 0))));
+    Store16(tcp + 16, ChecksumFinish(ChecksumAccumulate(
+                          ChecksumAccumulate(0, pseudo), {tcp, s.length})));
     cmsg->cmsg_level = SOL_IP;
     cmsg->cmsg_type = IP_PKTINFO;
     cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
