@@ -1,13 +1,15 @@
 // Packet tests of xlb_balancer (docs/dataplane.md, "Balancer: packet path"):
 // forwarding — VIP lookup, connection table, Maglev, encapsulation, counters.
-// Every case builds its input and its expected output with the independent
-// packet builder and compares the action and the whole frame byte for byte.
+// Each table row is one packet and its test case (balancer_test_fixture.h);
+// the tests after the tables send several packets or search for a flow.
 // Malformed input is in balancer_malformed_test.cc, ICMP in
 // balancer_icmp_test.cc.
 #include <linux/bpf.h>
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "bpf/tests/balancer_test_fixture.h"
@@ -19,623 +21,487 @@
 namespace xlb::testing {
 namespace {
 
-// ---------------------------------------------------------------------------
 // Step 9: every encapsulation family.
-
-TEST_F(BalancerPacketTest, TcpSynIpv4ToIpv4BackendIsIpipEncapsulated) {
-  AddVip4(RingOf(kV4BackendA));
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40000, 80, kTcpSyn));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40000, 80, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_TX), 1u);
-  EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 1u);
+std::vector<BalancerRow> EncapsulationRows() {
+  return {
+      {.description = "TcpSynIpv4ToIpv4BackendIsIpipEncapsulated",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = Tcp4(40000, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      {.description = "TcpSynIpv6ToIpv6BackendIsIp6Encapsulated",
+       .vips = {VipTcp6(RingOf(kV6BackendA))},
+       .in = Tcp6(50000, 443, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV6BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      {.description = "TcpSynIpv4ToIpv6BackendIsEncapsulatedInIpv6",
+       .vips = {VipTcp4(RingOf(kV6BackendB))},
+       .in = Tcp4(40001, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV6BackendB,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      // Inner IPv6 always gets DF on the outer IPv4 header.
+      {.description = "TcpSynIpv6ToIpv4BackendIsEncapsulatedInIpv4WithDf",
+       .vips = {VipTcp6(RingOf(kV4BackendB))},
+       .in = Tcp6(50001, 443, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .out_bytes = {{kEthHeaderLen + 6, 0x40, 0x40}}},
+      {.description = "UdpIpv4IsForwardedAndRecordsItsFlow",
+       .vips = {{TestNet::Vip4(), 53, kProtoUdp, Alternating(kV4BackendA, 2)}},
+       .in = Udp4(33333, 53, 30),
+       .action = XDP_TX,
+       .to = kRingChoice,
+       .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX},
+       .entry_after = kRingChoice},
+      {.description = "UdpIpv6ToIpv6BackendIsForwarded",
+       .vips = {{TestNet::Vip6(), 4789, kProtoUdp,
+                 Alternating(kV6BackendA, 2)}},
+       .in = Udp6(44444, 4789, 100, {.tos = 0, .flow_label = 0x12345}),
+       .action = XDP_TX,
+       .to = kRingChoice,
+       .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX}},
+  };
 }
+INSTANTIATE_TEST_SUITE_P(Encapsulation, BalancerTable,
+                         ::testing::ValuesIn(EncapsulationRows()), RowName);
 
-TEST_F(BalancerPacketTest, TcpSynIpv6ToIpv6BackendIsIp6Encapsulated) {
-  AddVip6(RingOf(kV6BackendA));
-  const Bytes ip =
-      TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(50000, 443, kTcpSyn));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50000, 443, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV6BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_TX), 1u);
-}
-
-TEST_F(BalancerPacketTest, TcpSynIpv4ToIpv6BackendIsEncapsulatedInIpv6) {
-  AddVip4(RingOf(kV6BackendB));
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40001, 80, kTcpSyn));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40001, 80, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV6BackendB));
-}
-
-TEST_F(BalancerPacketTest, TcpSynIpv6ToIpv4BackendIsEncapsulatedInIpv4WithDf) {
-  AddVip6(RingOf(kV4BackendB));
-  const Bytes ip =
-      TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(50001, 443, kTcpSyn));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50001, 443, kProtoTcp);
-  const Bytes expected = Forwarded(ip, flow, kV4BackendB);
-  // Inner IPv6 always gets DF on the outer IPv4 header.
-  ASSERT_EQ(expected[kEthHeaderLen + 6] & 0x40, 0x40);
-  ExpectTx(FromClient(ip), expected);
-}
-
-TEST_F(BalancerPacketTest, UdpIpv4IsForwardedAndRecordsItsFlow) {
-  AddVip(TestNet::Vip4(), 53, kProtoUdp, kVipIndex, 0,
-         Alternating(kV4BackendA, 2));
-  const Bytes ip =
-      UdpPacket(TestNet::Client4(), TestNet::Vip4(), 33333, 53, Payload(30));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 33333, 53, kProtoUdp);
-  const uint32_t backend = Pick(flow, Alternating(kV4BackendA, 2));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, backend));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
-  ExpectConnTo(flow, backend);
-}
-
-TEST_F(BalancerPacketTest, UdpIpv6ToIpv6BackendIsForwarded) {
-  AddVip(TestNet::Vip6(), 4789, kProtoUdp, kVipIndex, 0,
-         Alternating(kV6BackendA, 2));
-  const Bytes ip = UdpPacket(TestNet::Client6(), TestNet::Vip6(), 44444, 4789,
-                             Payload(100), {.tos = 0, .flow_label = 0x12345});
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 44444, 4789, kProtoUdp);
-  ExpectTx(FromClient(ip),
-           Forwarded(ip, flow, Pick(flow, Alternating(kV6BackendA, 2))));
-}
-
-// ---------------------------------------------------------------------------
-// Step 5: VIP lookup.
-
-TEST_F(BalancerPacketTest, WildcardPortVipTakesAnyPort) {
-  AddVip(TestNet::Vip4(), 0, kProtoUdp, kVipIndex, 0,
-         Alternating(kV4BackendA, 2));
-  const Bytes ip =
-      UdpPacket(TestNet::Client4(), TestNet::Vip4(), 12345, 5353, Payload(12));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 12345, 5353, kProtoUdp);
-  ExpectTx(FromClient(ip),
-           Forwarded(ip, flow, Pick(flow, Alternating(kV4BackendA, 2))));
-}
-
-TEST_F(BalancerPacketTest, ExactPortVipWinsOverWildcard) {
-  AddVip(TestNet::Vip4(), 80, kProtoTcp, 0, 0, RingOf(kV4BackendA));
-  AddVip(TestNet::Vip4(), 0, kProtoTcp, 1, 0, RingOf(kV4BackendB));
-  const Bytes to80 =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40000, 80, kTcpSyn));
-  const Bytes to8080 =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40000, 8080, kTcpSyn));
-  ExpectTx(FromClient(to80),
-           Forwarded(to80,
-                     MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40000, 80,
-                              kProtoTcp),
-                     kV4BackendA));
-  ExpectTx(FromClient(to8080),
-           Forwarded(to8080,
-                     MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40000, 8080,
-                              kProtoTcp),
-                     kV4BackendB));
-}
-
-TEST_F(BalancerPacketTest, OtherPortOfExactVipPasses) {
-  AddVip4(RingOf(kV4BackendA));
-  ExpectPass(FromClient(TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                                  Tcp(40000, 443, kTcpSyn))),
-             XLB_CNT_PASS_NOT_VIP);
-}
-
-TEST_F(BalancerPacketTest, OtherProtocolToTcpVipPasses) {
-  AddVip4(RingOf(kV4BackendA));
-  ExpectPass(FromClient(UdpPacket(TestNet::Client4(), TestNet::Vip4(), 40000,
-                                  80, Payload(8))),
-             XLB_CNT_PASS_NOT_VIP);
-}
-
-TEST_F(BalancerPacketTest, Ipv6AddressSharingIpv4VipBytesIsNotAVip) {
-  AddVip4(RingOf(kV4BackendA));
-  // cb00:7101:: starts with the bytes of 203.0.113.1; the key's family
-  // tells them apart.
-  ExpectPass(FromClient(TcpPacket(TestNet::Client6(), IpAddr::V6("cb00:7101::"),
-                                  Tcp(50000, 80, kTcpSyn))),
-             XLB_CNT_PASS_NOT_VIP);
-}
-
-TEST_F(BalancerPacketTest, NonVipIpv4PassesUnchanged) {
-  AddVip4(RingOf(kV4BackendA));
-  ExpectPass(FromClient(TcpPacket(TestNet::Client4(), IpAddr::V4("203.0.113.2"),
-                                  Tcp(40000, 80, kTcpSyn))),
-             XLB_CNT_PASS_NOT_VIP);
-}
-
-TEST_F(BalancerPacketTest, NonVipIpv6PassesUnchanged) {
-  AddVip6(RingOf(kV6BackendA));
-  ExpectPass(
-      FromClient(TcpPacket(TestNet::Client6(), IpAddr::V6("2001:db8:f::2"),
-                           Tcp(50000, 443, kTcpSyn))),
-      XLB_CNT_PASS_NOT_VIP);
-}
-
-TEST_F(BalancerPacketTest, ArpPassesUnchanged) {
-  AddVip4(RingOf(kV4BackendA));
-  ExpectPass(ArpRequestFrame(TestNet::ClientMac(), TestNet::Client4(),
-                             TestNet::Vip4()),
-             XLB_CNT_PASS_NON_IP);
-}
-
-TEST_F(BalancerPacketTest, VlanTaggedFramePassesUnchanged) {
-  AddVip4(RingOf(kV4BackendA));
-  Bytes tagged = {0x00, 0x64};  // VID 100, then the inner ethertype
-  tagged.push_back(kEthTypeIpv4 >> 8);
-  tagged.push_back(kEthTypeIpv4 & 0xff);
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40000, 80, kTcpSyn));
+// An IPv4 TCP SYN to the VIP behind an 802.1Q tag (VID 100).
+Bytes VlanTaggedFrame() {
+  Bytes tagged = {0x00, 0x64, kEthTypeIpv4 >> 8, kEthTypeIpv4 & 0xff};
+  const Bytes ip = Tcp4(40000, 80, kTcpSyn).ip;
   tagged.insert(tagged.end(), ip.begin(), ip.end());
-  ExpectPass(BuildEthernet(TestNet::LbMac(), TestNet::ClientMac(), kEthTypeVlan,
-                           tagged),
-             XLB_CNT_PASS_NON_IP);
+  return BuildEthernet(TestNet::LbMac(), TestNet::ClientMac(), kEthTypeVlan,
+                       tagged);
 }
 
-TEST_F(BalancerPacketTest, NonTcpUdpIcmpProtocolToVipAddressPasses) {
-  AddVip4(RingOf(kV4BackendA));
-  ExpectPass(FromClient(BuildIp(TestNet::Client4(), TestNet::Vip4(), kProtoGre,
-                                Payload(16))),
-             XLB_CNT_PASS_NOT_VIP);
+// Step 5: VIP lookup.
+std::vector<BalancerRow> VipLookupRows() {
+  const std::vector<Vip> exact_and_wildcard = {
+      {TestNet::Vip4(), 80, kProtoTcp, RingOf(kV4BackendA), 0, 0},
+      {TestNet::Vip4(), 0, kProtoTcp, RingOf(kV4BackendB), 0, 1}};
+  return {
+      {.description = "WildcardPortVipTakesAnyPort",
+       .vips = {{TestNet::Vip4(), 0, kProtoUdp, Alternating(kV4BackendA, 2)}},
+       .in = Udp4(12345, 5353, 12),
+       .action = XDP_TX,
+       .to = kRingChoice,
+       .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX}},
+      {.description = "ExactPortVipWinsOverWildcard",
+       .vips = exact_and_wildcard,
+       .in = Tcp4(40000, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      {.description = "ExactPortVipLeavesOtherPortsToWildcard",
+       .vips = exact_and_wildcard,
+       .in = Tcp4(40000, 8080, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      {.description = "OtherPortOfExactVipPasses",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = Tcp4(40000, 443, kTcpSyn),
+       .counts = {XLB_CNT_PASS_NOT_VIP}},
+      {.description = "OtherProtocolToTcpVipPasses",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = Udp4(40000, 80, 8),
+       .counts = {XLB_CNT_PASS_NOT_VIP}},
+      // cb00:7101:: starts with the bytes of 203.0.113.1; the key's family
+      // tells them apart.
+      {.description = "Ipv6AddressSharingIpv4VipBytesIsNotAVip",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = ClientTcp(TestNet::Client6(), IpAddr::V6("cb00:7101::"),
+                       Tcp(50000, 80, kTcpSyn)),
+       .counts = {XLB_CNT_PASS_NOT_VIP}},
+      {.description = "NonVipIpv4PassesUnchanged",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = ClientTcp(TestNet::Client4(), IpAddr::V4("203.0.113.2"),
+                       Tcp(40000, 80, kTcpSyn)),
+       .counts = {XLB_CNT_PASS_NOT_VIP}},
+      {.description = "NonVipIpv6PassesUnchanged",
+       .vips = {VipTcp6(RingOf(kV6BackendA))},
+       .in = ClientTcp(TestNet::Client6(), IpAddr::V6("2001:db8:f::2"),
+                       Tcp(50000, 443, kTcpSyn)),
+       .counts = {XLB_CNT_PASS_NOT_VIP}},
+      {.description = "ArpPassesUnchanged",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = RawFrame(ArpRequestFrame(TestNet::ClientMac(), TestNet::Client4(),
+                                      TestNet::Vip4())),
+       .counts = {XLB_CNT_PASS_NON_IP}},
+      {.description = "VlanTaggedFramePassesUnchanged",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = RawFrame(VlanTaggedFrame()),
+       .counts = {XLB_CNT_PASS_NON_IP}},
+      {.description = "NonTcpUdpIcmpProtocolToVipAddressPasses",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = ClientIp(BuildIp(TestNet::Client4(), TestNet::Vip4(), kProtoGre,
+                              Payload(16))),
+       .counts = {XLB_CNT_PASS_NOT_VIP}},
+  };
 }
+INSTANTIATE_TEST_SUITE_P(VipLookup, BalancerTable,
+                         ::testing::ValuesIn(VipLookupRows()), RowName);
+
+// Step 6: connection table.
+std::vector<BalancerRow> ConnTableRows() {
+  const Vip udp53 = {TestNet::Vip4(), 53, kProtoUdp, RingOf(kV4BackendA)};
+  return {
+      {.description = "SynWritesConnEntryWithBackendAndGeneration",
+       .vips = {VipTcp4(Alternating(kV4BackendA, 2))},
+       .in = Tcp4(40002, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kRingChoice,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .entry_after = kRingChoice,
+       .entry_seen_now = true,
+       .new_flows = 1},
+      {.description = "AckWithoutEntryIsPickedByMaglevAndRecorded",
+       .vips = {VipTcp4(Alternating(kV4BackendA, 2))},
+       .in = Tcp4(40003, 80, kTcpAck, 20),
+       .action = XDP_TX,
+       .to = kRingChoice,
+       .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX},
+       .entry_after = kRingChoice},
+      {.description = "EstablishedFlowFollowsItsConnEntry",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40004, 80, kTcpAck | kTcpPsh, 50),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX},
+       .new_flows = 0},
+      {.description = "EstablishedIpv6FlowFollowsItsConnEntryAcrossFamilies",
+       .vips = {VipTcp6(RingOf(kV6BackendA))},
+       .entry = CurrentEntry(kV4BackendA),
+       .in = Tcp6(50004, 443, kTcpAck, 10),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX}},
+      {.description = "SynSkipsConnEntryAndReplacesIt",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40005, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .entry_after = kV4BackendA},
+      {.description = "DownBackendEntryIsReplacedByNewPick",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .states = {{kV4BackendB, XLB_BACKEND_DOWN}},
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40006, 80, kTcpAck, 5),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_STALE, XLB_CNT_TX},
+       .entry_after = kV4BackendA},
+      {.description = "UnusedBackendEntryIsReplacedByNewPick",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = Entry{kUnusedBackend, 0},
+       .in = Tcp4(40016, 80, kTcpAck, 5),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_STALE, XLB_CNT_TX}},
+      {.description = "DrainingBackendKeepsEstablishedFlow",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .states = {{kV4BackendB, XLB_BACKEND_DRAINING}},
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40007, 80, kTcpAck, 5),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX}},
+      // The entry was made for the index's previous holder.
+      {.description = "ReusedBackendIndexEntryIsReplacedByNewPick",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = Entry{kV4BackendB, Generation(kV4BackendB) - 1},
+       .in = Tcp4(40008, 80, kTcpAck, 5),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_STALE, XLB_CNT_TX},
+       .entry_after = kV4BackendA},
+      {.description = "IdleTcpEntryExpires",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .config = [](xlb_config& c) { c.tcp_idle_timeout_ns = 1; },
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40009, 80, kTcpAck, 5),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_STALE, XLB_CNT_TX},
+       .entry_after = kV4BackendA},
+      {.description = "IdleUdpEntryExpires",
+       .vips = {udp53},
+       .config = [](xlb_config& c) { c.udp_idle_timeout_ns = 1; },
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Udp4(33000, 53, 9),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_STALE, XLB_CNT_TX}},
+      // Only TCP entries expire; 0 means never.
+      {.description = "IdleTimeoutIsPerProtocolAndZeroMeansNever",
+       .vips = {udp53},
+       .config =
+           [](xlb_config& c) {
+             c.tcp_idle_timeout_ns = 1;
+             c.udp_idle_timeout_ns = 0;
+           },
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Udp4(33001, 53, 9),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX}},
+      {.description = "SynAckIsNotASynAndUsesConnEntry",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40010, 80, kTcpSyn | kTcpAck),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX}},
+      // xlb_conn.last_seen_ns: "bpf_ktime_get_coarse_ns() of the last
+      // packet".
+      {.description = "ConnHitRefreshesLastSeen",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = CurrentEntry(kV4BackendB),
+       .in = Tcp4(40012, 80, kTcpAck, 1),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX},
+       .entry_after = kV4BackendB,
+       .entry_seen_now = true},
+  };
+}
+INSTANTIATE_TEST_SUITE_P(ConnTable, BalancerTable,
+                         ::testing::ValuesIn(ConnTableRows()), RowName);
+
+// `row` once for each source port, its input built by `in`: the port ends
+// each copy's name.
+std::vector<BalancerRow> PerSourcePort(const BalancerRow& row,
+                                       Input (*in)(uint16_t port),
+                                       std::initializer_list<uint16_t> ports) {
+  std::vector<BalancerRow> rows;
+  for (uint16_t port : ports) {
+    rows.push_back(row);
+    rows.back().description += "FromPort" + std::to_string(port);
+    rows.back().in = in(port);
+  }
+  return rows;
+}
+
+Input Syn4(uint16_t port) { return Tcp4(port, 80, kTcpSyn); }
+Input Syn6(uint16_t port) { return Tcp6(port, 443, kTcpSyn); }
+
+// Step 7: Maglev and the hash modes.
+std::vector<BalancerRow> MaglevRows() {
+  // Each port's flow goes where its source-port-free hash points.
+  std::vector<BalancerRow> rows =
+      PerSourcePort({.description = "HashWithoutSourcePortIpv6ToIpv6Backends",
+                     .vips = {VipTcp6(Alternating(kV6BackendA, 2),
+                                      XLB_VIP_F_HASH_NO_SRC_PORT)},
+                     .action = XDP_TX,
+                     .to = kRingChoice,
+                     .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+                    Syn6, {50010, 50011, 50012});
+  const std::vector<BalancerRow> drops = {
+      // The VIP names a ring that is not there.
+      {.description = "NoRingDropsAsNoBackend",
+       .vips = {{TestNet::Vip4(), 80, kProtoTcp, RingOf(kV4BackendA), 0,
+                 kVipIndex, /*ring_missing=*/true}},
+       .in = Tcp4(40000, 80, kTcpSyn),
+       .action = XDP_DROP,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_DROP_NO_BACKEND},
+       .no_backend_drops = 1},
+      {.description = "EmptyRingSlotDropsAsNoBackend",
+       .vips = {VipTcp4(RingOf(XLB_NO_BACKEND))},
+       .in = Tcp4(40000, 80, kTcpSyn),
+       .action = XDP_DROP,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_DROP_NO_BACKEND},
+       .no_backend_drops = 1},
+      {.description = "RingNamingUnusedBackendDrops",
+       .vips = {VipTcp4(RingOf(kUnusedBackend))},
+       .in = Tcp4(40000, 80, kTcpSyn),
+       .action = XDP_DROP,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_DROP_BAD_BACKEND}},
+      {.description = "RingIsAuthoritativeEvenForDownBackend",
+       .vips = {VipTcp4(RingOf(kV4BackendB))},
+       .states = {{kV4BackendB, XLB_BACKEND_DOWN}},
+       .in = Tcp4(40011, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendB,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+  };
+  rows.insert(rows.end(), drops.begin(), drops.end());
+  return rows;
+}
+INSTANTIATE_TEST_SUITE_P(Maglev, BalancerTable,
+                         ::testing::ValuesIn(MaglevRows()), RowName);
+
+void SourceV4Slash25(xlb_config& c) {
+  std::memcpy(&c.src_v4, IpAddr::V4("192.0.2.128").bytes.data(), 4);
+  c.src_v4_prefix_len = 25;
+}
+void SourceV6Slash100(xlb_config& c) {
+  IpAddr::V6("2001:db8:1b::").ToAbi(c.src_v6);
+  c.src_v6_prefix_len = 100;  // the low 28 bits vary
+}
+
+// Step 9 details: outer source, DSCP/ECN, DF, Ethernet padding.
+std::vector<BalancerRow> OuterHeaderRows() {
+  std::vector<BalancerRow> rows =
+      PerSourcePort({.description = "OuterIpv4SourceIsDrawnFromPrefix",
+                     .vips = {VipTcp4(RingOf(kV4BackendA))},
+                     .config = SourceV4Slash25,
+                     .action = XDP_TX,
+                     .to = kV4BackendA,
+                     .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+                     // The prefix stays: 192.0.2.128/25.
+                     .out_bytes = {{kEthHeaderLen + 12 + 3, 0x80, 0x80}}},
+                    Syn4, {40020, 40021});
+  const std::vector<BalancerRow> v6 =
+      PerSourcePort({.description = "OuterIpv6SourceIsDrawnFromPrefix",
+                     .vips = {VipTcp6(RingOf(kV6BackendA))},
+                     .config = SourceV6Slash100,
+                     .action = XDP_TX,
+                     .to = kV6BackendA,
+                     .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+                    Syn6, {50020, 50021});
+  rows.insert(rows.end(), v6.begin(), v6.end());
+  const std::vector<BalancerRow> others = {
+      {.description = "OuterIpv4SourceFromZeroLengthPrefixIsAllHash",
+       .vips = {VipTcp6(RingOf(kV4BackendA))},
+       .config = [](xlb_config& c) { c.src_v4_prefix_len = 0; },
+       .in = Tcp6(50022, 443, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      // A /64 is treated as a /96: only the last word varies.
+      {.description = "OuterIpv6SourceVariesAtMost32Bits",
+       .vips = {VipTcp4(RingOf(kV6BackendB))},
+       .config =
+           [](xlb_config& c) {
+             IpAddr::V6("2001:db8:1b:0:1:2:3:4").ToAbi(c.src_v6);
+             c.src_v6_prefix_len = 64;
+           },
+       .in = Tcp4(40022, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV6BackendB,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      {.description = "DscpAndEcnCopiedAndDfClearFollowsInnerIpv4",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = Tcp4(40030, 80, kTcpSyn, 0, {.tos = 0xb9, .df = false}),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .out_bytes = {{kEthHeaderLen + 1, 0xff, 0xb9},
+                     {kEthHeaderLen + 6, 0xff, 0x00}}},
+      {.description = "TrafficClassCopiedFromIpv6ToIpv6Outer",
+       .vips = {VipTcp6(RingOf(kV6BackendA))},
+       .in = Tcp6(50030, 443, kTcpSyn, 0, {.tos = 0x2e, .flow_label = 0xabcde}),
+       .action = XDP_TX,
+       .to = kV6BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      {.description = "TrafficClassCopiedFromIpv6ToIpv4Outer",
+       .vips = {VipTcp6(RingOf(kV4BackendA))},
+       .in = Tcp6(50031, 443, kTcpSyn, 0, {.tos = 0x8b}),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+      // A 40-byte packet in a minimum (60-byte) Ethernet frame: 6 bytes of
+      // padding, which must not be forwarded or counted.
+      {.description = "EthernetPaddingAfterShortIpv4IsStripped",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = WithTrailer(Tcp4(40040, 80, kTcpSyn), Bytes(6, 0)),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .ip_size = 40},
+      {.description = "TrailingBytesAfterIpv6PacketAreStripped",
+       .vips = {VipTcp6(RingOf(kV4BackendA))},
+       .in = WithTrailer(Tcp6(50040, 443, kTcpSyn), {0xde, 0xad, 0xbe, 0xef}),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX}},
+  };
+  rows.insert(rows.end(), others.begin(), others.end());
+  return rows;
+}
+INSTANTIATE_TEST_SUITE_P(OuterHeader, BalancerTable,
+                         ::testing::ValuesIn(OuterHeaderRows()), RowName);
 
 // ---------------------------------------------------------------------------
-// Step 6: connection table.
-
-TEST_F(BalancerPacketTest, SynWritesConnEntryWithBackendAndGeneration) {
-  AddVip4(Alternating(kV4BackendA, 2));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40002, 80, kProtoTcp);
-  const uint32_t backend = Pick(flow, Alternating(kV4BackendA, 2));
-  const uint64_t before = MonotonicCoarseNs();
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40002, 80, kTcpSyn));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, backend));
-  const uint64_t after = MonotonicCoarseNs();
-  ExpectConnTo(flow, backend);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  // bpf_ktime_get_coarse_ns() may lag the fine clock by a tick.
-  EXPECT_GE(conn->last_seen_ns + 1000000000ull, before);
-  EXPECT_LE(conn->last_seen_ns, after);
-  EXPECT_EQ(VipStats(kVipIndex).new_flows, 1u);
-}
-
-TEST_F(BalancerPacketTest, AckWithoutEntryIsPickedByMaglevAndRecorded) {
-  AddVip4(Alternating(kV4BackendA, 2));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40003, 80, kProtoTcp);
-  const uint32_t backend = Pick(flow, Alternating(kV4BackendA, 2));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40003, 80, kTcpAck, 20));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, backend));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 0u);
-  ExpectConnTo(flow, backend);
-}
-
-TEST_F(BalancerPacketTest, EstablishedFlowFollowsItsConnEntry) {
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40004, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40004, 80, kTcpAck | kTcpPsh, 50));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendB));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
-  EXPECT_EQ(VipStats(kVipIndex).new_flows, 0u);
-}
-
-TEST_F(BalancerPacketTest,
-       EstablishedIpv6FlowFollowsItsConnEntryAcrossFamilies) {
-  AddVip6(RingOf(kV6BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50004, 443, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendA, Generation(kV4BackendA), 0));
-  const Bytes ip = TcpPacket(TestNet::Client6(), TestNet::Vip6(),
-                             Tcp(50004, 443, kTcpAck, 10));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
-}
-
-TEST_F(BalancerPacketTest, SynSkipsConnEntryAndReplacesIt) {
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40005, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40005, 80, kTcpSyn));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 1u);
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 0u);
-  ExpectConnTo(flow, kV4BackendA);
-}
-
-TEST_F(BalancerPacketTest, DownBackendEntryIsReplacedByNewPick) {
-  AddVip4(RingOf(kV4BackendA));
-  SetBackend(kV4BackendB, BackendAddr(kV4BackendB), XLB_BACKEND_DOWN,
-             Generation(kV4BackendB));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40006, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40006, 80, kTcpAck, 5));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 0u);
-  ExpectConnTo(flow, kV4BackendA);
-}
-
-TEST_F(BalancerPacketTest, UnusedBackendEntryIsReplacedByNewPick) {
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40016, 80, kProtoTcp);
-  SetConn(flow, Conn(kUnusedBackend, 0, 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40016, 80, kTcpAck, 5));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
-}
-
-TEST_F(BalancerPacketTest, DrainingBackendKeepsEstablishedFlow) {
-  AddVip4(RingOf(kV4BackendA));
-  SetBackend(kV4BackendB, BackendAddr(kV4BackendB), XLB_BACKEND_DRAINING,
-             Generation(kV4BackendB));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40007, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40007, 80, kTcpAck, 5));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendB));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
-}
-
-TEST_F(BalancerPacketTest, ReusedBackendIndexEntryIsReplacedByNewPick) {
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40008, 80, kProtoTcp);
-  // Made for the index's previous holder.
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB) - 1, 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40008, 80, kTcpAck, 5));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
-  ExpectConnTo(flow, kV4BackendA);
-}
-
-TEST_F(BalancerPacketTest, IdleTcpEntryExpires) {
-  config_.tcp_idle_timeout_ns = 1;
-  ApplyConfig();
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40009, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40009, 80, kTcpAck, 5));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, kV4BackendA);
-}
-
-TEST_F(BalancerPacketTest, IdleUdpEntryExpires) {
-  config_.udp_idle_timeout_ns = 1;
-  ApplyConfig();
-  AddVip(TestNet::Vip4(), 53, kProtoUdp, kVipIndex, 0, RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 33000, 53, kProtoUdp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip =
-      UdpPacket(TestNet::Client4(), TestNet::Vip4(), 33000, 53, Payload(9));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_STALE), 1u);
-}
-
-TEST_F(BalancerPacketTest, IdleTimeoutIsPerProtocolAndZeroMeansNever) {
-  config_.tcp_idle_timeout_ns = 1;  // only TCP expires
-  config_.udp_idle_timeout_ns = 0;
-  ApplyConfig();
-  AddVip(TestNet::Vip4(), 53, kProtoUdp, kVipIndex, 0, RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 33001, 53, kProtoUdp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip =
-      UdpPacket(TestNet::Client4(), TestNet::Vip4(), 33001, 53, Payload(9));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendB));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
-}
-
-TEST_F(BalancerPacketTest, SynAckIsNotASynAndUsesConnEntry) {
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40010, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40010, 80, kTcpSyn | kTcpAck));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendB));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
-  EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 0u);
-}
-
-TEST_F(BalancerPacketTest, ConnHitRefreshesLastSeen) {
-  AddVip4(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40012, 80, kProtoTcp);
-  SetConn(flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const uint64_t before = MonotonicCoarseNs();
-  const Bytes ip = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                             Tcp(40012, 80, kTcpAck, 1));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendB));
-  const auto conn = GetConn(flow);
-  ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(conn->backend, kV4BackendB);
-  // xlb_conn.last_seen_ns: "bpf_ktime_get_coarse_ns() of the last packet".
-  EXPECT_GE(conn->last_seen_ns + 1000000000ull, before);
-}
+// More than one packet, or more than the row's flow.
 
 TEST_F(BalancerPacketTest, ConnEntriesAreKeyedByFamily) {
   // An IPv6 flow whose addresses and ports equal an IPv4 flow's first words
-  // is a different flow.
-  AddVip(IpAddr::V6("cb00:7101::"), 80, kProtoTcp, kVipIndex, 0,
-         RingOf(kV4BackendA));
-  xlb_flow v4flow = MakeFlow(IpAddr::V4("198.51.100.10"),
-                             IpAddr::V4("203.0.113.1"), 40013, 80, kProtoTcp);
-  SetConn(v4flow, Conn(kV4BackendB, Generation(kV4BackendB), 0));
-  const IpAddr client = IpAddr::V6("c633:640a::");  // 198.51.100.10 as a word
-  const Bytes ip =
-      TcpPacket(client, IpAddr::V6("cb00:7101::"), Tcp(40013, 80, kTcpAck, 3));
-  const xlb_flow flow =
-      MakeFlow(client, IpAddr::V6("cb00:7101::"), 40013, 80, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
+  // is a different flow: the IPv4 flow's entry does not serve it.
+  SetConn(MakeFlow(IpAddr::V4("198.51.100.10"), IpAddr::V4("203.0.113.1"),
+                   40013, 80, kProtoTcp),
+          CurrentEntry(kV4BackendB));
+  Check({.description = "Ipv6FlowMissesIpv4Entry",
+         .vips = {{IpAddr::V6("cb00:7101::"), 80, kProtoTcp,
+                   RingOf(kV4BackendA)}},
+         // 198.51.100.10 as a word.
+         .in = ClientTcp(IpAddr::V6("c633:640a::"), IpAddr::V6("cb00:7101::"),
+                         Tcp(40013, 80, kTcpAck, 3)),
+         .action = XDP_TX,
+         .to = kV4BackendA,
+         .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX}});
 }
 
-// ---------------------------------------------------------------------------
-// Step 7: Maglev and the hash modes.
+// A source port above `first` whose flow the ring sends elsewhere than
+// `first`'s (hashing with the source port); 0 if none in 200.
+uint16_t PortToAnotherBackend(uint16_t first, const std::vector<uint32_t>& ring,
+                              uint32_t seed) {
+  auto pick = [&](uint16_t port) {
+    const xlb_flow flow =
+        MakeFlow(TestNet::Client4(), TestNet::Vip4(), port, 80, kProtoTcp);
+    return ring[RingSlot(FlowHash(flow, seed, true), kRingSize)];
+  };
+  for (uint16_t p = first + 1; p < first + 200; ++p) {
+    if (pick(p) != pick(first)) return p;
+  }
+  return 0;
+}
 
 TEST_F(BalancerPacketTest, HashWithSourcePortSpreadsOneClientsFlows) {
   const auto ring = Alternating(kV4BackendA, 2);
-  AddVip4(ring);
+  AddVip(VipTcp4(ring));
   // Two source ports of one client whose slots name different backends.
-  uint16_t first = 40000, second = 0;
-  const uint32_t first_backend =
-      Pick(MakeFlow(TestNet::Client4(), TestNet::Vip4(), first, 80, kProtoTcp),
-           ring);
-  for (uint16_t p = first + 1; p < first + 200; ++p) {
-    if (Pick(MakeFlow(TestNet::Client4(), TestNet::Vip4(), p, 80, kProtoTcp),
-             ring) != first_backend) {
-      second = p;
-      break;
-    }
-  }
+  const uint16_t first = 40000;
+  const uint16_t second = PortToAnotherBackend(first, ring, config_.hash_seed);
   ASSERT_NE(second, 0) << "no source port reaching the other backend";
   for (uint16_t port : {first, second}) {
-    const xlb_flow flow =
-        MakeFlow(TestNet::Client4(), TestNet::Vip4(), port, 80, kProtoTcp);
-    const Bytes ip =
-        TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(port, 80, kTcpSyn));
-    ExpectTx(FromClient(ip), Forwarded(ip, flow, Pick(flow, ring)));
+    const Input in = Tcp4(port, 80, kTcpSyn);
+    ExpectTx(in.frame, Forwarded(in.ip, in.flow, Pick(in.flow, ring)));
   }
 }
 
 TEST_F(BalancerPacketTest, HashWithoutSourcePortKeepsOneClientOnOneSlot) {
   const auto ring = Alternating(kV4BackendA, 2);
-  AddVip4(ring, XLB_VIP_F_HASH_NO_SRC_PORT);
+  AddVip(VipTcp4(ring, XLB_VIP_F_HASH_NO_SRC_PORT));
   // Ports that the with-source-port hash would send to different backends.
   const uint16_t first = 40000;
-  uint16_t second = 0;
-  const uint32_t first_backend =
-      Pick(MakeFlow(TestNet::Client4(), TestNet::Vip4(), first, 80, kProtoTcp),
-           ring);
-  for (uint16_t p = first + 1; p < first + 200; ++p) {
-    if (Pick(MakeFlow(TestNet::Client4(), TestNet::Vip4(), p, 80, kProtoTcp),
-             ring) != first_backend) {
-      second = p;
-      break;
-    }
-  }
+  const uint16_t second = PortToAnotherBackend(first, ring, config_.hash_seed);
   ASSERT_NE(second, 0);
-  const xlb_flow f1 =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), first, 80, kProtoTcp);
-  const xlb_flow f2 =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), second, 80, kProtoTcp);
+  const xlb_flow f1 = Tcp4(first, 80, kTcpSyn).flow;
+  const xlb_flow f2 = Tcp4(second, 80, kTcpSyn).flow;
   ASSERT_EQ(RingSlot(Hash(f1, false), kRingSize),
             RingSlot(Hash(f2, false), kRingSize));
   const uint32_t backend = Pick(f1, ring, /*with_src_port=*/false);
   for (uint16_t port : {first, second}) {
-    const Bytes ip =
-        TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(port, 80, kTcpSyn));
-    const xlb_flow flow =
-        MakeFlow(TestNet::Client4(), TestNet::Vip4(), port, 80, kProtoTcp);
-    ExpectTx(FromClient(ip),
-             Forwarded(ip, flow, backend, /*with_src_port=*/false));
+    const Input in = Tcp4(port, 80, kTcpSyn);
+    ExpectTx(in.frame,
+             Forwarded(in.ip, in.flow, backend, /*with_src_port=*/false));
   }
 }
-
-TEST_F(BalancerPacketTest, HashWithoutSourcePortIpv6ToIpv6Backends) {
-  const auto ring = Alternating(kV6BackendA, 2);
-  AddVip6(ring, XLB_VIP_F_HASH_NO_SRC_PORT);
-  for (uint16_t port : {50010, 50011, 50012}) {
-    const xlb_flow flow =
-        MakeFlow(TestNet::Client6(), TestNet::Vip6(), port, 443, kProtoTcp);
-    const Bytes ip =
-        TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(port, 443, kTcpSyn));
-    ExpectTx(FromClient(ip), Forwarded(ip, flow, Pick(flow, ring, false),
-                                       /*with_src_port=*/false));
-  }
-}
-
-TEST_F(BalancerPacketTest, NoRingDropsAsNoBackend) {
-  xlb_vip_value v{};
-  v.index = kVipIndex;
-  v.ring_size = kRingSize;
-  SetVip(TestNet::Vip4(), 80, kProtoTcp, v);
-  ExpectDrop(FromClient(TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                                  Tcp(40000, 80, kTcpSyn))),
-             XLB_CNT_DROP_NO_BACKEND);
-  EXPECT_EQ(VipStats(kVipIndex).no_backend_drops, 1u);
-}
-
-TEST_F(BalancerPacketTest, EmptyRingSlotDropsAsNoBackend) {
-  AddVip4(RingOf(XLB_NO_BACKEND));
-  ExpectDrop(FromClient(TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                                  Tcp(40000, 80, kTcpSyn))),
-             XLB_CNT_DROP_NO_BACKEND);
-  EXPECT_EQ(VipStats(kVipIndex).no_backend_drops, 1u);
-}
-
-TEST_F(BalancerPacketTest, RingNamingUnusedBackendDrops) {
-  AddVip4(RingOf(kUnusedBackend));
-  ExpectDrop(FromClient(TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                                  Tcp(40000, 80, kTcpSyn))),
-             XLB_CNT_DROP_BAD_BACKEND);
-}
-
-TEST_F(BalancerPacketTest, RingIsAuthoritativeEvenForDownBackend) {
-  SetBackend(kV4BackendB, BackendAddr(kV4BackendB), XLB_BACKEND_DOWN,
-             Generation(kV4BackendB));
-  AddVip4(RingOf(kV4BackendB));
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40011, 80, kTcpSyn));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40011, 80, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendB));
-}
-
-// ---------------------------------------------------------------------------
-// Step 9 details: outer source, DSCP/ECN, DF, Ethernet padding.
-
-TEST_F(BalancerPacketTest, OuterIpv4SourceIsDrawnFromPrefix) {
-  std::memcpy(&config_.src_v4, IpAddr::V4("192.0.2.128").bytes.data(), 4);
-  config_.src_v4_prefix_len = 25;
-  ApplyConfig();
-  AddVip4(RingOf(kV4BackendA));
-  for (uint16_t port : {40020, 40021}) {
-    const xlb_flow flow =
-        MakeFlow(TestNet::Client4(), TestNet::Vip4(), port, 80, kProtoTcp);
-    const Bytes ip =
-        TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(port, 80, kTcpSyn));
-    const Bytes expected = Forwarded(ip, flow, kV4BackendA);
-    // The prefix stays: 192.0.2.128/25.
-    ASSERT_EQ(expected[kEthHeaderLen + 12 + 3] & 0x80, 0x80);
-    ExpectTx(FromClient(ip), expected);
-  }
-}
-
-TEST_F(BalancerPacketTest, OuterIpv4SourceFromZeroLengthPrefixIsAllHash) {
-  config_.src_v4_prefix_len = 0;
-  ApplyConfig();
-  AddVip6(RingOf(kV4BackendA));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50022, 443, kProtoTcp);
-  const Bytes ip =
-      TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(50022, 443, kTcpSyn));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-}
-
-TEST_F(BalancerPacketTest, OuterIpv6SourceIsDrawnFromPrefix) {
-  IpAddr::V6("2001:db8:1b::").ToAbi(config_.src_v6);
-  config_.src_v6_prefix_len = 100;  // the low 28 bits vary
-  ApplyConfig();
-  AddVip6(RingOf(kV6BackendA));
-  for (uint16_t port : {50020, 50021}) {
-    const xlb_flow flow =
-        MakeFlow(TestNet::Client6(), TestNet::Vip6(), port, 443, kProtoTcp);
-    const Bytes ip =
-        TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(port, 443, kTcpSyn));
-    ExpectTx(FromClient(ip), Forwarded(ip, flow, kV6BackendA));
-  }
-}
-
-TEST_F(BalancerPacketTest, OuterIpv6SourceVariesAtMost32Bits) {
-  IpAddr::V6("2001:db8:1b:0:1:2:3:4").ToAbi(config_.src_v6);
-  config_.src_v6_prefix_len = 64;  // treated as 96: only the last word varies
-  ApplyConfig();
-  AddVip4(RingOf(kV6BackendB));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40022, 80, kProtoTcp);
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40022, 80, kTcpSyn));
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV6BackendB));
-}
-
-TEST_F(BalancerPacketTest, DscpAndEcnCopiedAndDfClearFollowsInnerIpv4) {
-  AddVip4(RingOf(kV4BackendA));
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40030, 80, kTcpSyn),
-                {.tos = 0xb9, .df = false});
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40030, 80, kProtoTcp);
-  const Bytes expected = Forwarded(ip, flow, kV4BackendA);
-  ASSERT_EQ(expected[kEthHeaderLen + 1], 0xb9);
-  ASSERT_EQ(expected[kEthHeaderLen + 6], 0x00);
-  ExpectTx(FromClient(ip), expected);
-}
-
-TEST_F(BalancerPacketTest, TrafficClassCopiedFromIpv6ToIpv6Outer) {
-  AddVip6(RingOf(kV6BackendA));
-  const Bytes ip =
-      TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(50030, 443, kTcpSyn),
-                {.tos = 0x2e, .flow_label = 0xabcde});
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50030, 443, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV6BackendA));
-}
-
-TEST_F(BalancerPacketTest, TrafficClassCopiedFromIpv6ToIpv4Outer) {
-  AddVip6(RingOf(kV4BackendA));
-  const Bytes ip = TcpPacket(TestNet::Client6(), TestNet::Vip6(),
-                             Tcp(50031, 443, kTcpSyn), {.tos = 0x8b});
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50031, 443, kProtoTcp);
-  ExpectTx(FromClient(ip), Forwarded(ip, flow, kV4BackendA));
-}
-
-TEST_F(BalancerPacketTest, EthernetPaddingAfterShortIpv4IsStripped) {
-  AddVip4(RingOf(kV4BackendA));
-  const Bytes ip =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40040, 80, kTcpSyn));
-  Bytes frame = FromClient(ip);
-  frame.resize(60, 0);  // minimum Ethernet frame: 6 bytes of padding
-  ASSERT_EQ(frame.size(), kEthHeaderLen + ip.size() + 6);
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40040, 80, kProtoTcp);
-  ExpectTx(frame, Forwarded(ip, flow, kV4BackendA));
-  EXPECT_EQ(BackendStats(kV4BackendA).bytes, ip.size());
-}
-
-TEST_F(BalancerPacketTest, TrailingBytesAfterIpv6PacketAreStripped) {
-  AddVip6(RingOf(kV4BackendA));
-  const Bytes ip =
-      TcpPacket(TestNet::Client6(), TestNet::Vip6(), Tcp(50040, 443, kTcpSyn));
-  Bytes frame = FromClient(ip);
-  frame.insert(frame.end(), {0xde, 0xad, 0xbe, 0xef});
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client6(), TestNet::Vip6(), 50040, 443, kProtoTcp);
-  ExpectTx(frame, Forwarded(ip, flow, kV4BackendA));
-}
-
-// ---------------------------------------------------------------------------
-// Counters.
 
 TEST_F(BalancerPacketTest, ForwardedPacketsCountPerVipAndPerBackend) {
-  AddVip4(RingOf(kV4BackendA));
-  const Bytes syn =
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40070, 80, kTcpSyn));
-  const Bytes data = TcpPacket(TestNet::Client4(), TestNet::Vip4(),
-                               Tcp(40070, 80, kTcpAck | kTcpPsh, 100));
-  const xlb_flow flow =
-      MakeFlow(TestNet::Client4(), TestNet::Vip4(), 40070, 80, kProtoTcp);
-  ExpectTx(FromClient(syn), Forwarded(syn, flow, kV4BackendA));
-  ExpectTx(FromClient(data), Forwarded(data, flow, kV4BackendA));
+  AddVip(VipTcp4(RingOf(kV4BackendA)));
+  const Input syn = Tcp4(40070, 80, kTcpSyn);
+  const Input data = Tcp4(40070, 80, kTcpAck | kTcpPsh, 100);
+  ExpectTx(syn.frame, Forwarded(syn.ip, syn.flow, kV4BackendA));
+  ExpectTx(data.frame, Forwarded(data.ip, data.flow, kV4BackendA));
 
   EXPECT_EQ(Counter(XLB_CNT_RX), 2u);
   EXPECT_EQ(Counter(XLB_CNT_TX), 2u);
@@ -643,23 +509,22 @@ TEST_F(BalancerPacketTest, ForwardedPacketsCountPerVipAndPerBackend) {
   EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
   const xlb_vip_stats vip = VipStats(kVipIndex);
   EXPECT_EQ(vip.packets, 2u);
-  EXPECT_EQ(vip.bytes, syn.size() + data.size());
+  EXPECT_EQ(vip.bytes, syn.ip.size() + data.ip.size());
   EXPECT_EQ(vip.new_flows, 1u);
   EXPECT_EQ(vip.no_backend_drops, 0u);
   const xlb_backend_stats backend = BackendStats(kV4BackendA);
   EXPECT_EQ(backend.packets, 2u);
-  EXPECT_EQ(backend.bytes, syn.size() + data.size());
+  EXPECT_EQ(backend.bytes, syn.ip.size() + data.ip.size());
   EXPECT_EQ(BackendStats(kV4BackendB).packets, 0u);
 }
 
 TEST_F(BalancerPacketTest, PassedAndDroppedPacketsCountOnlyTheirReason) {
-  AddVip4(RingOf(kV4BackendA));
-  const Bytes other = FromClient(TcpPacket(
-      TestNet::Client4(), IpAddr::V4("203.0.113.3"), Tcp(1, 2, kTcpSyn)));
-  EXPECT_EQ(Run(other).action, XDP_PASS);
-  Bytes bad = FromClient(
-      TcpPacket(TestNet::Client4(), TestNet::Vip4(), Tcp(40000, 80, kTcpSyn)));
-  bad.resize(kEthHeaderLen + 10);
+  AddVip(VipTcp4(RingOf(kV4BackendA)));
+  const Input other = ClientTcp(TestNet::Client4(), IpAddr::V4("203.0.113.3"),
+                                Tcp(1, 2, kTcpSyn));
+  EXPECT_EQ(Run(other.frame).action, XDP_PASS);
+  const Bytes bad =
+      Truncated(Tcp4(40000, 80, kTcpSyn).frame, kEthHeaderLen + 10);
   EXPECT_EQ(Run(bad).action, XDP_DROP);
   EXPECT_EQ(Counter(XLB_CNT_RX), 2u);
   EXPECT_EQ(Counter(XLB_CNT_PASS_NOT_VIP), 1u);

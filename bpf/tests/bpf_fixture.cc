@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 #include "balancer.skel.h"
@@ -190,6 +191,27 @@ xlb_config TestNet::DefaultConfig() {
   c.tcp_idle_timeout_ns = 0;
   c.udp_idle_timeout_ns = 0;
   return c;
+}
+
+Bytes EncapsulatedFrame(const xlb_config& config, const Bytes& inner,
+                        const IpAddr& backend, uint32_t hash) {
+  EncapParams p;
+  std::copy(std::begin(config.gateway_mac), std::end(config.gateway_mac),
+            p.gateway_mac.begin());
+  std::copy(std::begin(config.iface_mac), std::end(config.iface_mac),
+            p.iface_mac.begin());
+  p.backend = backend;
+  p.hash = hash;
+  IpAddr base;
+  base.family = backend.family;
+  if (backend.family == 4) {
+    std::memcpy(base.bytes.data(), &config.src_v4, 4);
+    p.outer_src = OuterSourceV4(base, config.src_v4_prefix_len, hash);
+  } else {
+    std::memcpy(base.bytes.data(), config.src_v6, 16);
+    p.outer_src = OuterSourceV6(base, config.src_v6_prefix_len, hash);
+  }
+  return EncapsulatedFrame(p, inner);
 }
 
 // ---- BalancerTest ----

@@ -82,6 +82,11 @@ struct TestNet {
   static xlb_config DefaultConfig();
 };
 
+// Step 9 as `config` asks for it: `inner` (a whole IP packet) encapsulated
+// to `backend`, the outer source drawn from the config's prefix with `hash`.
+Bytes EncapsulatedFrame(const xlb_config& config, const Bytes& inner,
+                        const IpAddr& backend, uint32_t hash);
+
 class BalancerTest : public BpfProgramTest {
  protected:
   void SetUp() override;
