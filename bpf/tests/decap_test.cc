@@ -1,7 +1,13 @@
-// Packet tests of xlb_decap (docs/dataplane.md, "Decap (backend)").
+// Packet tests of xlb_decap (docs/dataplane.md, "Decap (backend)"): a table
+// of frames, each with the frame that must come out and its counter; each
+// row is its own test case.
 #include <linux/bpf.h>
 
 #include <cstdint>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bpf/tests/bpf_fixture.h"
 #include "bpf/tests/packet_builder.h"
@@ -64,7 +70,123 @@ Bytes Decapsulated(const Bytes& inner) {
   return EthernetFrame(BackendMac(), RouterMac(), inner);
 }
 
-class DecapPacketTest : public DecapTest {
+// One frame through xlb_decap: what comes out and the counter it bumps
+// besides RX (every other counter stays 0).
+struct DecapRow {
+  std::string description;  // CamelCase: the test case's name
+  Bytes in;
+  int action;
+  Bytes out;  // XDP_PASS: the frame after the program
+  xlb_decap_counter reason;
+};
+void PrintTo(const DecapRow& row, std::ostream* os) { *os << row.description; }
+
+DecapRow Decapsulates(std::string description, Bytes in, const Bytes& inner) {
+  return {std::move(description), std::move(in), XDP_PASS, Decapsulated(inner),
+          XLB_DECAP_CNT_DECAPSULATED};
+}
+DecapRow LeavesUntouched(std::string description, Bytes in) {
+  Bytes out = in;
+  return {std::move(description), std::move(in), XDP_PASS, std::move(out),
+          XLB_DECAP_CNT_PASS};
+}
+DecapRow Drops(std::string description, Bytes in) {
+  return {std::move(description),
+          std::move(in),
+          XDP_DROP,
+          {},
+          XLB_DECAP_CNT_DROP_MALFORMED};
+}
+
+Bytes WithTrailer(Bytes frame, const Bytes& trailer) {
+  frame.insert(frame.end(), trailer.begin(), trailer.end());
+  return frame;
+}
+Bytes Truncated(Bytes b, size_t len) {
+  b.resize(len);
+  return b;
+}
+
+std::vector<DecapRow> Rows() {
+  return {
+      Decapsulates("Ipv4InIpv4IsDecapsulated",
+                   ToBackend(Outer(Local4(), Inner4())), Inner4()),
+      Decapsulates("Ipv6InIpv6IsDecapsulated",
+                   ToBackend(Outer(Local6(), Inner6())), Inner6()),
+      Decapsulates("Ipv4InIpv6IsDecapsulated",
+                   ToBackend(Outer(Local6(), Inner4())), Inner4()),
+      Decapsulates("Ipv6InIpv4IsDecapsulated",
+                   ToBackend(Outer(Local4(), Inner6())), Inner6()),
+      Decapsulates("TrailingBytesAfterOuterIpv4AreCut",
+                   WithTrailer(ToBackend(Outer(Local4(), Inner4())),
+                               {0, 0, 0, 0, 0, 0, 0}),
+                   Inner4()),
+      Decapsulates(
+          "TrailingBytesAfterOuterIpv6AreCut",
+          WithTrailer(ToBackend(Outer(Local6(), Inner4())), {0xaa, 0xbb, 0xcc}),
+          Inner4()),
+
+      LeavesUntouched("TunnelPacketForAnotherIpv4HostPassesUnchanged",
+                      ToBackend(Outer(Other4(), Inner4()))),
+      LeavesUntouched("TunnelPacketForAnotherIpv6HostPassesUnchanged",
+                      ToBackend(Outer(Other6(), Inner6()))),
+      LeavesUntouched(
+          "NonTunnelPacketToLocalAddressPassesUnchanged",
+          ToBackend(TcpPacket(TestNet::Client4(), Local4(), {.dport = 22}))),
+      LeavesUntouched("NonTunnelIpv6PacketToLocalAddressPassesUnchanged",
+                      ToBackend(UdpPacket(TestNet::Client6(), Local6(), 5000,
+                                          53, Payload(20)))),
+      LeavesUntouched(
+          "ArpPassesUnchanged",
+          ArpRequestFrame(RouterMac(), TestNet::LbSrc4(), Local4())),
+      LeavesUntouched("OuterIpv4FragmentPassesUnchanged",
+                      ToBackend(BuildIpv4({.src = TestNet::LbSrc4(),
+                                           .dst = Local4(),
+                                           .df = false,
+                                           .mf = true,
+                                           .protocol = kProtoIpip},
+                                          Inner4()))),
+      LeavesUntouched("OuterIpv4WithOptionsPassesUnchanged",
+                      ToBackend(BuildIpv4({.src = TestNet::LbSrc4(),
+                                           .dst = Local4(),
+                                           .protocol = kProtoIpip,
+                                           .options = {0x01, 0x01, 0x01, 0x00}},
+                                          Inner4()))),
+
+      Drops("TruncatedInnerIpv4HeaderDrops",
+            ToBackend(BuildIp(TestNet::LbSrc4(), Local4(), kProtoIpip,
+                              Truncated(Inner4(), 12)))),
+      Drops("TruncatedInnerIpv6HeaderDrops",
+            ToBackend(BuildIp(TestNet::LbSrc6(), Local6(), kProtoIpv6,
+                              Truncated(Inner6(), 30)))),
+      // Protocol 4 promises IPv4; this carries IPv6.
+      Drops("WrongInnerVersionForProtocol4Drops",
+            ToBackend(
+                BuildIp(TestNet::LbSrc4(), Local4(), kProtoIpip, Inner6()))),
+      // Next header 41 promises IPv6; this carries IPv4 (and is 40+ bytes
+      // long).
+      Drops("WrongInnerVersionForNextHeader41Drops",
+            ToBackend(
+                BuildIp(TestNet::LbSrc6(), Local6(), kProtoIpv6, Inner4()))),
+      Drops("OuterIpv4LengthBeyondFrameDrops",
+            ToBackend(BuildIpv4({.src = TestNet::LbSrc4(),
+                                 .dst = Local4(),
+                                 .protocol = kProtoIpip,
+                                 .total_length = static_cast<uint16_t>(
+                                     kIpv4HeaderLen + Inner4().size() + 1)},
+                                Inner4()))),
+      Drops("OuterIpv6LengthBeyondFrameDrops",
+            ToBackend(BuildIpv6(
+                {.src = TestNet::LbSrc6(),
+                 .dst = Local6(),
+                 .next_header = kProtoIpv6,
+                 .payload_length = static_cast<uint16_t>(Inner6().size() + 1)},
+                Inner6()))),
+  };
+}
+
+class DecapTable : public DecapTest,
+                   public ::testing::WithParamInterface<DecapRow> {
  protected:
   void SetUp() override {
     DecapTest::SetUp();
@@ -72,146 +194,26 @@ class DecapPacketTest : public DecapTest {
     ASSERT_NO_FATAL_FAILURE(AddLocalAddr(Local4()));
     ASSERT_NO_FATAL_FAILURE(AddLocalAddr(Local6()));
   }
-
-  void ExpectDecapsulated(const Bytes& in, const Bytes& expected) {
-    const RunResult r = Run(in);
-    EXPECT_EQ(r.action, XDP_PASS);
-    EXPECT_TRUE(SameBytes(r.frame, expected));
-    EXPECT_EQ(Counter(XLB_DECAP_CNT_RX), 1u);
-    EXPECT_EQ(Counter(XLB_DECAP_CNT_DECAPSULATED), 1u);
-  }
-  void ExpectUntouched(const Bytes& in) {
-    const RunResult r = Run(in);
-    EXPECT_EQ(r.action, XDP_PASS);
-    EXPECT_TRUE(SameBytes(r.frame, in));
-    EXPECT_EQ(Counter(XLB_DECAP_CNT_PASS), 1u);
-    EXPECT_EQ(Counter(XLB_DECAP_CNT_DECAPSULATED), 0u);
-  }
-  void ExpectDropped(const Bytes& in) {
-    const RunResult r = Run(in);
-    EXPECT_EQ(r.action, XDP_DROP);
-    EXPECT_EQ(Counter(XLB_DECAP_CNT_DROP_MALFORMED), 1u);
-    EXPECT_EQ(Counter(XLB_DECAP_CNT_DECAPSULATED), 0u);
-  }
 };
 
-TEST_F(DecapPacketTest, Ipv4InIpv4IsDecapsulated) {
-  ExpectDecapsulated(ToBackend(Outer(Local4(), Inner4())),
-                     Decapsulated(Inner4()));
+TEST_P(DecapTable, Row) {
+  const DecapRow& row = GetParam();
+  const RunResult r = Run(row.in);
+  EXPECT_EQ(r.action, row.action);
+  if (row.action == XDP_PASS) {
+    EXPECT_TRUE(SameBytes(r.frame, row.out));
+  }
+  for (uint32_t c = 0; c < XLB_DECAP_CNT_MAX; ++c) {
+    const auto counter = static_cast<xlb_decap_counter>(c);
+    const bool bumped = counter == XLB_DECAP_CNT_RX || counter == row.reason;
+    EXPECT_EQ(Counter(counter), bumped ? 1u : 0u) << "counter " << c;
+  }
 }
 
-TEST_F(DecapPacketTest, Ipv6InIpv6IsDecapsulated) {
-  ExpectDecapsulated(ToBackend(Outer(Local6(), Inner6())),
-                     Decapsulated(Inner6()));
-}
-
-TEST_F(DecapPacketTest, Ipv4InIpv6IsDecapsulated) {
-  ExpectDecapsulated(ToBackend(Outer(Local6(), Inner4())),
-                     Decapsulated(Inner4()));
-}
-
-TEST_F(DecapPacketTest, Ipv6InIpv4IsDecapsulated) {
-  ExpectDecapsulated(ToBackend(Outer(Local4(), Inner6())),
-                     Decapsulated(Inner6()));
-}
-
-TEST_F(DecapPacketTest, TrailingBytesAfterOuterIpv4AreCut) {
-  Bytes frame = ToBackend(Outer(Local4(), Inner4()));
-  frame.insert(frame.end(), {0, 0, 0, 0, 0, 0, 0});
-  ExpectDecapsulated(frame, Decapsulated(Inner4()));
-}
-
-TEST_F(DecapPacketTest, TrailingBytesAfterOuterIpv6AreCut) {
-  Bytes frame = ToBackend(Outer(Local6(), Inner4()));
-  frame.insert(frame.end(), {0xaa, 0xbb, 0xcc});
-  ExpectDecapsulated(frame, Decapsulated(Inner4()));
-}
-
-TEST_F(DecapPacketTest, TunnelPacketForAnotherIpv4HostPassesUnchanged) {
-  ExpectUntouched(ToBackend(Outer(Other4(), Inner4())));
-}
-
-TEST_F(DecapPacketTest, TunnelPacketForAnotherIpv6HostPassesUnchanged) {
-  ExpectUntouched(ToBackend(Outer(Other6(), Inner6())));
-}
-
-TEST_F(DecapPacketTest, NonTunnelPacketToLocalAddressPassesUnchanged) {
-  TcpFields t;
-  t.dport = 22;
-  ExpectUntouched(ToBackend(TcpPacket(TestNet::Client4(), Local4(), t)));
-}
-
-TEST_F(DecapPacketTest, NonTunnelIpv6PacketToLocalAddressPassesUnchanged) {
-  ExpectUntouched(ToBackend(
-      UdpPacket(TestNet::Client6(), Local6(), 5000, 53, Payload(20))));
-}
-
-TEST_F(DecapPacketTest, ArpPassesUnchanged) {
-  ExpectUntouched(ArpRequestFrame(RouterMac(), TestNet::LbSrc4(), Local4()));
-}
-
-TEST_F(DecapPacketTest, OuterIpv4FragmentPassesUnchanged) {
-  Ipv4Fields f;
-  f.src = TestNet::LbSrc4();
-  f.dst = Local4();
-  f.protocol = kProtoIpip;
-  f.df = false;
-  f.mf = true;
-  ExpectUntouched(ToBackend(BuildIpv4(f, Inner4())));
-}
-
-TEST_F(DecapPacketTest, OuterIpv4WithOptionsPassesUnchanged) {
-  Ipv4Fields f;
-  f.src = TestNet::LbSrc4();
-  f.dst = Local4();
-  f.protocol = kProtoIpip;
-  f.options = {0x01, 0x01, 0x01, 0x00};
-  ExpectUntouched(ToBackend(BuildIpv4(f, Inner4())));
-}
-
-TEST_F(DecapPacketTest, TruncatedInnerIpv4HeaderDrops) {
-  Bytes inner = Inner4();
-  inner.resize(12);
-  ExpectDropped(
-      ToBackend(BuildIp(TestNet::LbSrc4(), Local4(), kProtoIpip, inner)));
-}
-
-TEST_F(DecapPacketTest, TruncatedInnerIpv6HeaderDrops) {
-  Bytes inner = Inner6();
-  inner.resize(30);
-  ExpectDropped(
-      ToBackend(BuildIp(TestNet::LbSrc6(), Local6(), kProtoIpv6, inner)));
-}
-
-TEST_F(DecapPacketTest, WrongInnerVersionForProtocol4Drops) {
-  // Protocol 4 promises IPv4; this carries IPv6.
-  ExpectDropped(
-      ToBackend(BuildIp(TestNet::LbSrc4(), Local4(), kProtoIpip, Inner6())));
-}
-
-TEST_F(DecapPacketTest, WrongInnerVersionForNextHeader41Drops) {
-  // Next header 41 promises IPv6; this carries IPv4 (and is 40+ bytes long).
-  ExpectDropped(
-      ToBackend(BuildIp(TestNet::LbSrc6(), Local6(), kProtoIpv6, Inner4())));
-}
-
-TEST_F(DecapPacketTest, OuterIpv4LengthBeyondFrameDrops) {
-  Ipv4Fields f;
-  f.src = TestNet::LbSrc4();
-  f.dst = Local4();
-  f.protocol = kProtoIpip;
-  f.total_length = static_cast<uint16_t>(kIpv4HeaderLen + Inner4().size() + 1);
-  ExpectDropped(ToBackend(BuildIpv4(f, Inner4())));
-}
-
-TEST_F(DecapPacketTest, OuterIpv6LengthBeyondFrameDrops) {
-  Ipv6Fields f;
-  f.src = TestNet::LbSrc6();
-  f.dst = Local6();
-  f.next_header = kProtoIpv6;
-  f.payload_length = static_cast<uint16_t>(Inner6().size() + 1);
-  ExpectDropped(ToBackend(BuildIpv6(f, Inner6())));
-}
+INSTANTIATE_TEST_SUITE_P(Decap, DecapTable, ::testing::ValuesIn(Rows()),
+                         [](const ::testing::TestParamInfo<DecapRow>& info) {
+                           return info.param.description;
+                         });
 
 }  // namespace
 }  // namespace xlb::testing

@@ -1,10 +1,15 @@
 // Packet tests of xlb_healthcheck (docs/dataplane.md, "Health-probe
 // encapsulation"): a marked probe leaves encapsulated exactly as the
-// balancer's step 9 would send it.
+// balancer's step 9 would send it. A table of probes, each row its own test
+// case.
 #include <linux/pkt_cls.h>
 
+#include <algorithm>
 #include <cstdint>
-#include <cstring>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
 
 #include "bpf/tests/bpf_fixture.h"
 #include "bpf/tests/packet_builder.h"
@@ -30,136 +35,142 @@ Mac NeighbourMac() { return MacFromString("02:00:00:00:00:77"); }
 // go on their way.
 auto Continues() { return AnyOf(Eq(TC_ACT_OK), Eq(TC_ACT_UNSPEC)); }
 
-class HealthcheckPacketTest : public HealthcheckTest {
+// A probe as the LB host's stack emits it (from the LB's own address to the
+// VIP, Ethernet towards some neighbour), and its flow.
+struct Probe {
+  Bytes ip;
+  xlb_flow flow;
+};
+Probe TcpProbe(const IpAddr& src, const IpAddr& dst, const TcpFields& t,
+               const IpParams& params = {}) {
+  return {TcpPacket(src, dst, t, params),
+          MakeFlow(src, dst, t.sport, t.dport, kProtoTcp)};
+}
+Bytes Egress(const Bytes& ip) {
+  return EthernetFrame(NeighbourMac(), TestNet::LbMac(), ip);
+}
+
+// One probe through xlb_healthcheck with a mark.
+struct ProbeRow {
+  std::string description;                // CamelCase: the test case's name
+  void (*config)(xlb_config&) = nullptr;  // changes to the default config
+  Probe probe;
+  uint32_t mark = 0;
+
+  // What must follow.
+  bool shot = false;  // TC_ACT_SHOT; otherwise the packet goes on
+  // Goes on encapsulated (step 9, hash over the probe's own 5-tuple with
+  // the source port) to this backend; otherwise unchanged.
+  std::optional<IpAddr> to;
+  std::optional<uint32_t> mark_after;
+  std::vector<xlb_hc_counter> counts;  // bumped once; all others stay 0
+};
+void PrintTo(const ProbeRow& row, std::ostream* os) { *os << row.description; }
+
+std::vector<ProbeRow> Rows() {
+  return {
+      {.description = "MarkedProbeToIpv4BackendIsEncapsulated",
+       .probe = TcpProbe(TestNet::LbSrc4(), TestNet::Vip4(),
+                         {.sport = 45000, .dport = 80, .flags = kTcpSyn}),
+       .mark = XLB_HC_MARK_TAG | kV4Backend,
+       .to = V4BackendAddr(),
+       .mark_after = 0,  // the mark must be cleared
+       .counts = {XLB_HC_CNT_ENCAPSULATED}},
+      // A DOWN backend is still probed (that is how it comes back up); the
+      // outer source comes from a prefix, so the hash shows in it and the
+      // flow label.
+      {.description = "MarkedProbeToIpv6BackendIsEncapsulated",
+       .config =
+           [](xlb_config& c) {
+             IpAddr::V6("2001:db8:1b::").ToAbi(c.src_v6);
+             c.src_v6_prefix_len = 112;
+           },
+       .probe = TcpProbe(
+           TestNet::LbSrc6(), TestNet::Vip6(),
+           {.sport = 46000,
+            .dport = 443,
+            .flags = kTcpAck | kTcpPsh,
+            .payload = {'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/',
+                        '1', '.', '1', '\r', '\n', '\r', '\n'}},
+           {.tos = 0x10}),
+       .mark = XLB_HC_MARK_TAG | kV6Backend,
+       .to = V6BackendAddr(),
+       .mark_after = 0,
+       .counts = {XLB_HC_CNT_ENCAPSULATED}},
+      {.description = "MarkedIpv4ProbeToIpv6BackendIsEncapsulated",
+       .probe = TcpProbe(TestNet::LbSrc4(), TestNet::Vip4(),
+                         {.sport = 45001, .dport = 80, .flags = kTcpSyn}),
+       .mark = XLB_HC_MARK_TAG | kV6Backend,
+       .to = V6BackendAddr(),
+       .mark_after = 0,
+       .counts = {XLB_HC_CNT_ENCAPSULATED}},
+      {.description = "UnmarkedPacketIsUntouched",
+       .probe = TcpProbe(TestNet::LbSrc4(), TestNet::Vip4(), {}),
+       .mark = 0,
+       .mark_after = 0},
+      // Index 1, but not our tag: someone else's mark must survive.
+      {.description = "PacketWithAnotherMarkIsUntouched",
+       .probe = TcpProbe(TestNet::LbSrc6(), TestNet::Vip6(), {}),
+       .mark = 0x12000001,
+       .mark_after = 0x12000001},
+      {.description = "MarkNamingUnusedBackendIsShot",
+       .probe = TcpProbe(TestNet::LbSrc4(), TestNet::Vip4(), {}),
+       .mark = XLB_HC_MARK_TAG | kUnusedBackend,
+       .shot = true,
+       .counts = {XLB_HC_CNT_DROP_UNKNOWN_BACKEND}},
+  };
+}
+
+class HealthcheckTable : public HealthcheckTest,
+                         public ::testing::WithParamInterface<ProbeRow> {
  protected:
   void SetUp() override {
     HealthcheckTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    config_ = TestNet::DefaultConfig();
     ASSERT_NO_FATAL_FAILURE(
         SetBackend(kV4Backend, V4BackendAddr(), XLB_BACKEND_UP, 5));
     ASSERT_NO_FATAL_FAILURE(
         SetBackend(kV6Backend, V6BackendAddr(), XLB_BACKEND_DOWN, 6));
   }
-
-  // The probe as the LB host's stack emits it: from the LB's own address to
-  // the VIP, Ethernet towards some neighbour.
-  static Bytes Probe(const IpAddr& src, const IpAddr& dst, const TcpFields& t,
-                     const IpParams& params = {}) {
-    return TcpPacket(src, dst, t, params);
-  }
-  static Bytes Egress(const Bytes& ip) {
-    return EthernetFrame(NeighbourMac(), TestNet::LbMac(), ip);
-  }
-
-  // Step 9 applied to the probe (hash over its own 5-tuple, with source port).
-  Bytes Encapsulated(const Bytes& ip, const xlb_flow& flow,
-                     const IpAddr& backend) const {
-    const uint32_t hash = FlowHash(flow, config_.hash_seed, true);
-    EncapParams p;
-    p.gateway_mac = TestNet::GatewayMac();
-    p.iface_mac = TestNet::IfaceMac();
-    p.backend = backend;
-    p.hash = hash;
-    IpAddr base;
-    if (backend.family == 4) {
-      base.family = 4;
-      std::memcpy(base.bytes.data(), &config_.src_v4, 4);
-      p.outer_src = OuterSourceV4(base, config_.src_v4_prefix_len, hash);
-    } else {
-      base.family = 6;
-      std::memcpy(base.bytes.data(), config_.src_v6, 16);
-      p.outer_src = OuterSourceV6(base, config_.src_v6_prefix_len, hash);
-    }
-    return EncapsulatedFrame(p, ip);
-  }
-
-  xlb_config config_{};
 };
 
-TEST_F(HealthcheckPacketTest, MarkedProbeToIpv4BackendIsEncapsulated) {
-  TcpFields t;
-  t.sport = 45000;
-  t.dport = 80;
-  t.flags = kTcpSyn;
-  const Bytes ip = Probe(TestNet::LbSrc4(), TestNet::Vip4(), t);
-  const xlb_flow flow =
-      MakeFlow(TestNet::LbSrc4(), TestNet::Vip4(), 45000, 80, kProtoTcp);
-  uint32_t mark_out = 0xdeadbeef;
-  const RunResult r = Run(Egress(ip), XLB_HC_MARK_TAG | kV4Backend, &mark_out);
-  EXPECT_THAT(r.action, Continues());
-  EXPECT_TRUE(SameBytes(r.frame, Encapsulated(ip, flow, V4BackendAddr())));
-  EXPECT_EQ(mark_out, 0u) << "the mark must be cleared";
-  EXPECT_EQ(Counter(XLB_HC_CNT_ENCAPSULATED), 1u);
+TEST_P(HealthcheckTable, Row) {
+  const ProbeRow& row = GetParam();
+  xlb_config config = TestNet::DefaultConfig();
+  if (row.config) {
+    row.config(config);
+    ASSERT_NO_FATAL_FAILURE(SetConfig(config));
+  }
+  const Bytes frame = Egress(row.probe.ip);
+  uint32_t mark_out = ~row.mark;  // so that an unwritten mark shows
+  const RunResult r = Run(frame, row.mark, &mark_out);
+  if (row.shot) {
+    EXPECT_EQ(r.action, TC_ACT_SHOT);
+  } else {
+    EXPECT_THAT(r.action, Continues());
+    const Bytes expected =
+        row.to ? EncapsulatedFrame(
+                     config, row.probe.ip, *row.to,
+                     FlowHash(row.probe.flow, config.hash_seed, true))
+               : frame;
+    EXPECT_TRUE(SameBytes(r.frame, expected));
+  }
+  if (row.mark_after) {
+    EXPECT_EQ(mark_out, *row.mark_after);
+  }
+  for (uint32_t c = 0; c < XLB_HC_CNT_MAX; ++c) {
+    const auto counter = static_cast<xlb_hc_counter>(c);
+    const bool bumped = std::find(row.counts.begin(), row.counts.end(),
+                                  counter) != row.counts.end();
+    EXPECT_EQ(Counter(counter), bumped ? 1u : 0u) << "counter " << c;
+  }
 }
 
-TEST_F(HealthcheckPacketTest, MarkedProbeToIpv6BackendIsEncapsulated) {
-  // A DOWN backend is still probed (that is how it comes back up); the outer
-  // source comes from a prefix, so the hash shows in it and the flow label.
-  IpAddr::V6("2001:db8:1b::").ToAbi(config_.src_v6);
-  config_.src_v6_prefix_len = 112;
-  ASSERT_NO_FATAL_FAILURE(SetConfig(config_));
-  TcpFields t;
-  t.sport = 46000;
-  t.dport = 443;
-  t.flags = kTcpAck | kTcpPsh;
-  t.payload = {'G', 'E', 'T', ' ', '/', ' ',  'H',  'T',  'T',
-               'P', '/', '1', '.', '1', '\r', '\n', '\r', '\n'};
-  const Bytes ip = Probe(TestNet::LbSrc6(), TestNet::Vip6(), t, {.tos = 0x10});
-  const xlb_flow flow =
-      MakeFlow(TestNet::LbSrc6(), TestNet::Vip6(), 46000, 443, kProtoTcp);
-  uint32_t mark_out = 0xdeadbeef;
-  const RunResult r = Run(Egress(ip), XLB_HC_MARK_TAG | kV6Backend, &mark_out);
-  EXPECT_THAT(r.action, Continues());
-  EXPECT_TRUE(SameBytes(r.frame, Encapsulated(ip, flow, V6BackendAddr())));
-  EXPECT_EQ(mark_out, 0u);
-  EXPECT_EQ(Counter(XLB_HC_CNT_ENCAPSULATED), 1u);
-}
-
-TEST_F(HealthcheckPacketTest, MarkedIpv4ProbeToIpv6BackendIsEncapsulated) {
-  TcpFields t;
-  t.sport = 45001;
-  t.dport = 80;
-  t.flags = kTcpSyn;
-  const Bytes ip = Probe(TestNet::LbSrc4(), TestNet::Vip4(), t);
-  const xlb_flow flow =
-      MakeFlow(TestNet::LbSrc4(), TestNet::Vip4(), 45001, 80, kProtoTcp);
-  const RunResult r = Run(Egress(ip), XLB_HC_MARK_TAG | kV6Backend);
-  EXPECT_THAT(r.action, Continues());
-  EXPECT_TRUE(SameBytes(r.frame, Encapsulated(ip, flow, V6BackendAddr())));
-}
-
-TEST_F(HealthcheckPacketTest, UnmarkedPacketIsUntouched) {
-  TcpFields t;
-  const Bytes frame = Egress(Probe(TestNet::LbSrc4(), TestNet::Vip4(), t));
-  uint32_t mark_out = 0xdeadbeef;
-  const RunResult r = Run(frame, 0, &mark_out);
-  EXPECT_THAT(r.action, Continues());
-  EXPECT_TRUE(SameBytes(r.frame, frame));
-  EXPECT_EQ(mark_out, 0u);
-  EXPECT_EQ(Counter(XLB_HC_CNT_ENCAPSULATED), 0u);
-}
-
-TEST_F(HealthcheckPacketTest, PacketWithAnotherMarkIsUntouched) {
-  TcpFields t;
-  const Bytes frame = Egress(Probe(TestNet::LbSrc6(), TestNet::Vip6(), t));
-  const uint32_t mark = 0x12000001;  // index 1, but not our tag
-  uint32_t mark_out = 0;
-  const RunResult r = Run(frame, mark, &mark_out);
-  EXPECT_THAT(r.action, Continues());
-  EXPECT_TRUE(SameBytes(r.frame, frame));
-  EXPECT_EQ(mark_out, mark) << "someone else's mark must survive";
-  EXPECT_EQ(Counter(XLB_HC_CNT_ENCAPSULATED), 0u);
-}
-
-TEST_F(HealthcheckPacketTest, MarkNamingUnusedBackendIsShot) {
-  TcpFields t;
-  const Bytes frame = Egress(Probe(TestNet::LbSrc4(), TestNet::Vip4(), t));
-  const RunResult r = Run(frame, XLB_HC_MARK_TAG | kUnusedBackend);
-  EXPECT_EQ(r.action, TC_ACT_SHOT);
-  EXPECT_EQ(Counter(XLB_HC_CNT_DROP_UNKNOWN_BACKEND), 1u);
-  EXPECT_EQ(Counter(XLB_HC_CNT_ENCAPSULATED), 0u);
-}
+INSTANTIATE_TEST_SUITE_P(Healthcheck, HealthcheckTable,
+                         ::testing::ValuesIn(Rows()),
+                         [](const ::testing::TestParamInfo<ProbeRow>& info) {
+                           return info.param.description;
+                         });
 
 }  // namespace
 }  // namespace xlb::testing
