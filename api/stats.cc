@@ -1,5 +1,6 @@
 #include "api/stats.h"
 
+#include <algorithm>
 #include <set>
 
 #include "lb/agent/convert.h"
@@ -75,42 +76,45 @@ std::vector<v1::MapUsage> MapUsages(
     Dataplane* dataplane, const DataplaneLimits& limits,
     const BalancerConfig& config, const std::vector<VipStatus>& vips,
     const std::vector<BackendStatus>& backends) {
-  auto usage = [](const char* name, uint64_t used, uint64_t capacity,
-                  uint64_t memory) {
-    v1::MapUsage u;
-    u.set_name(name);
-    u.set_used(used);
-    u.set_capacity(capacity);
-    u.set_memory_bytes(memory);
-    return u;
-  };
   std::set<IpAddress> echo;
-  uint64_t ring_entries = 0;
-  uint64_t rings = 0;
   for (const VipConfig& vip : config.vips) {
     if (vip.settings.echo_reply) echo.insert(vip.key.address);
   }
-  for (size_t i = 0; i < vips.size() && i < config.vips.size(); ++i) {
-    if (!vips[i].has_ring) continue;
-    ++rings;
-    ring_entries += config.vips[i].settings.ring_size;
-  }
+  uint64_t rings = 0;
+  for (const VipStatus& vip : vips) rings += vip.has_ring ? 1 : 0;
   const uint64_t vip_entries = config.vips.size() + echo.size();
   uint64_t conns = 0;
+  std::vector<MapMemory> memory;
   if (dataplane != nullptr) {
     if (absl::StatusOr<uint32_t> n = dataplane->CountConns(); n.ok())
       conns = *n;
+    if (absl::StatusOr<std::vector<MapMemory>> m = dataplane->ReadMapMemory();
+        m.ok())
+      memory = *std::move(m);
   }
-  return {
-      usage("vips", vip_entries, limits.max_vips,
-            vip_entries * (sizeof(xlb_vip_key) + sizeof(xlb_vip_value))),
-      // An array: every entry is allocated at load time.
-      usage("backends", backends.size(), limits.max_backends - 1,
-            uint64_t{limits.max_backends} * sizeof(xlb_backend)),
-      usage("rings", rings, limits.max_vips, ring_entries * sizeof(uint32_t)),
-      usage("conns", conns, limits.max_conns,
-            conns * (sizeof(xlb_flow) + sizeof(xlb_conn))),
+  // The maps the model fills, with what it uses of each; then every other
+  // map, which is allocated whole at load time.
+  std::vector<v1::MapUsage> out;
+  auto add = [&](absl::string_view name, uint64_t used, uint64_t capacity) {
+    v1::MapUsage& u = out.emplace_back();
+    u.set_name(std::string(name));
+    u.set_used(used);
+    u.set_capacity(capacity);
   };
+  add("vips", vip_entries, limits.max_vips);
+  add("backends", backends.size(), limits.max_backends - 1);
+  add("rings", rings, limits.max_vips);
+  add("conns", conns, limits.max_conns);
+  for (const MapMemory& m : memory) {
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const auto& u) { return u.name() == m.name; });
+    if (it == out.end()) {
+      add(m.name, m.max_entries, m.max_entries);
+      it = out.end() - 1;
+    }
+    it->set_memory_bytes(m.bytes);
+  }
+  return out;
 }
 
 }  // namespace xlb::api

@@ -23,8 +23,9 @@ absl::StatusOr<v1::GetStatsResponse> ReadStats(
     Dataplane& dataplane, const std::vector<VipStatus>& vips,
     const std::vector<BackendStatus>& backends);
 
-// Entries in use, limits and memory of vips, backends, rings and conns.
-// `dataplane` may be null (no data plane: conns count as 0).
+// Entries in use and limits of vips, backends, rings and conns, then every
+// other map; each with the memory the kernel charges for it. `dataplane`
+// may be null (no data plane: conns count as 0, memory as unknown, 0).
 std::vector<v1::MapUsage> MapUsages(Dataplane* dataplane,
                                     const DataplaneLimits& limits,
                                     const BalancerConfig& config,

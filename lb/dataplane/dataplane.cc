@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -373,6 +374,23 @@ absl::StatusOr<uint32_t> Dataplane::CountConns() {
   return n;
 }
 
+namespace {
+
+// The memory the kernel charges for the map behind `fd` (its fdinfo
+// "memlock" line: what the kernel reports as the map's memory usage).
+absl::StatusOr<uint64_t> KernelMapBytes(int fd, absl::string_view name) {
+  std::ifstream fdinfo(absl::StrCat("/proc/self/fdinfo/", fd));
+  std::string line;
+  while (std::getline(fdinfo, line)) {
+    uint64_t bytes = 0;
+    if (std::sscanf(line.c_str(), "memlock: %lu", &bytes) == 1) return bytes;
+  }
+  return absl::InternalError(
+      absl::StrCat("map ", name, ": no memlock figure in fdinfo of fd ", fd));
+}
+
+}  // namespace
+
 absl::Status Dataplane::SetBackend(uint32_t index, const xlb_backend& backend) {
   if (index == XLB_NO_BACKEND || index >= limits_.max_backends)
     return absl::OutOfRangeError(absl::StrCat(
@@ -518,6 +536,36 @@ absl::StatusOr<std::vector<uint32_t>> Dataplane::GetRing(uint32_t vip_index) {
     return BpfError(ret ? ret : -EIO,
                     absl::StrCat("read ring map id ", inner->id));
   return ring;
+}
+
+absl::StatusOr<std::vector<MapMemory>> Dataplane::ReadMapMemory() {
+  std::vector<MapMemory> out;
+  bpf_map* maps[] = {balancer_->maps.vips,       balancer_->maps.rings,
+                     balancer_->maps.backends,   balancer_->maps.conns,
+                     balancer_->maps.config,     balancer_->maps.stats,
+                     balancer_->maps.vip_stats,  balancer_->maps.backend_stats,
+                     healthcheck_->maps.hc_stats};
+  for (bpf_map* map : maps) {
+    MapMemory m{.name = bpf_map__name(map),
+                .max_entries = bpf_map__max_entries(map)};
+    absl::StatusOr<uint64_t> bytes = KernelMapBytes(bpf_map__fd(map), m.name);
+    if (!bytes.ok()) return bytes.status();
+    m.bytes = *bytes;
+    out.push_back(std::move(m));
+  }
+  // The outer rings map holds only ids; the tables are its inner maps.
+  const int rings = bpf_map__fd(balancer_->maps.rings);
+  for (uint32_t vip = 0; vip < limits_.max_vips; ++vip) {
+    absl::StatusOr<RingMap> ring = OpenRing(rings, vip);
+    if (!ring.ok()) {
+      if (absl::IsNotFound(ring.status())) continue;
+      return ring.status();
+    }
+    absl::StatusOr<uint64_t> bytes = KernelMapBytes(ring->fd.get(), "ring");
+    if (!bytes.ok()) return bytes.status();
+    out[1].bytes += *bytes;
+  }
+  return out;
 }
 
 absl::Status Dataplane::DeleteConns(const std::set<uint32_t>& vip_indexes) {

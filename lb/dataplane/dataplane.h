@@ -33,6 +33,13 @@ struct DataplaneOptions {
 
 using StatCounters = std::array<uint64_t, XLB_CNT_MAX>;
 
+// One map's size and the memory the kernel charges for it.
+struct MapMemory {
+  std::string name;  // as pinned: "vips", "rings", "conns", ...
+  uint32_t max_entries = 0;
+  uint64_t bytes = 0;  // the kernel's own figure (fdinfo "memlock")
+};
+
 class Dataplane : public DataplaneMaps {
  public:
   // Opens and loads the balancer and health-probe programs, reusing maps
@@ -66,6 +73,9 @@ class Dataplane : public DataplaneMaps {
   // Entries currently in the connection table (walks it: for status, not
   // for hot paths).
   absl::StatusOr<uint32_t> CountConns();
+  // Every map of the data plane with the kernel's memory figure; "rings"
+  // includes every inner ring map it holds.
+  absl::StatusOr<std::vector<MapMemory>> ReadMapMemory();
 
   int balancer_prog_fd() const;
   int healthcheck_prog_fd() const;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <filesystem>
+#include <map>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,39 @@ TEST_F(DataplaneTest, DeleteConnsRemovesOnlyTheGivenVipsEntries) {
     EXPECT_EQ(conn.vip_index, 1u);
     key = next;
     prev = &key;
+  }
+}
+
+// Status reports the kernel's own memory figure: a preallocated map's
+// whole size from the start, and every inner ring map under "rings".
+TEST_F(DataplaneTest, MapMemoryIsWhatTheKernelCharges) {
+  auto dp = Dataplane::Load(SmallOptions());
+  ASSERT_TRUE(dp.ok()) << dp.status();
+  auto before = (*dp)->ReadMapMemory();
+  ASSERT_TRUE(before.ok()) << before.status();
+  std::map<std::string, MapMemory> by_name;
+  for (const MapMemory& m : *before) by_name[m.name] = m;
+  for (const char* name : {"vips", "rings", "backends", "conns", "config",
+                           "stats", "vip_stats", "backend_stats", "hc_stats"}) {
+    ASSERT_TRUE(by_name.contains(name)) << name;
+    EXPECT_GT(by_name[name].bytes, 0u) << name;
+  }
+  const MapMemory& conns = by_name["conns"];
+  EXPECT_EQ(conns.max_entries, SmallOptions().limits.max_conns);
+  EXPECT_GE(conns.bytes,
+            uint64_t{conns.max_entries} * (sizeof(xlb_flow) + sizeof(xlb_conn)))
+      << "an empty LRU table is preallocated whole";
+
+  std::vector<uint32_t> ring(65537, 1);
+  ASSERT_TRUE((*dp)->SetRing(3, ring).ok());
+  auto after = (*dp)->ReadMapMemory();
+  ASSERT_TRUE(after.ok()) << after.status();
+  for (const MapMemory& m : *after) {
+    if (m.name == "rings") {
+      EXPECT_GE(m.bytes, by_name["rings"].bytes + ring.size() * 4);
+    } else {
+      EXPECT_EQ(m.bytes, by_name[m.name].bytes) << m.name;
+    }
   }
 }
 
