@@ -1,19 +1,20 @@
 #include "api/metrics.h"
 
-#include <fcntl.h>
+#include <microhttpd.h>
 #include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "lb/base/log.h"
+#include "lb/base/unique_fd.h"
 
 namespace xlb::api {
 namespace {
@@ -43,6 +44,65 @@ void Header(std::string& out, absl::string_view name, absl::string_view type,
             absl::string_view help) {
   absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
                   type, "\n");
+}
+
+void LogFromMhd(void*, const char* format, va_list args) {
+  char text[512];
+  std::vsnprintf(text, sizeof(text), format, args);
+  // Refused and timed-out clients land here: routine, so debug only.
+  LogDebug("metrics", absl::StripTrailingAsciiWhitespace(text), {});
+}
+
+// libmicrohttpd calls this once the headers are in, then once per piece of
+// body, then once more. A request refused at once gets its answer (and its
+// connection closed) on the first call; a served one on the last, which
+// lets the connection be kept alive for the next request.
+MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url,
+                  const char* method, const char* /*version*/,
+                  const char* /*upload_data*/, size_t* upload_data_size,
+                  void** request_state) {
+  static char headers_seen;
+  const absl::string_view verb = method;
+  const bool allowed =
+      verb == MHD_HTTP_METHOD_GET || verb == MHD_HTTP_METHOD_HEAD;
+  if (allowed && *request_state == nullptr) {
+    *request_state = &headers_seen;
+    return MHD_YES;
+  }
+  if (*upload_data_size != 0) {
+    *upload_data_size = 0;  // a body on GET: read and dropped
+    return MHD_YES;
+  }
+  auto* render = static_cast<const std::function<std::string()>*>(cls);
+  unsigned int status = MHD_HTTP_OK;
+  std::string body;
+  if (!allowed) {
+    status = MHD_HTTP_METHOD_NOT_ALLOWED;
+    body = "only GET\n";
+  } else if (absl::string_view(url) != "/metrics") {
+    status = MHD_HTTP_NOT_FOUND;
+    body = "try /metrics\n";
+  } else {
+    body = (*render)();
+  }
+  auto* owned = new std::string(std::move(body));
+  MHD_Response* response =
+      MHD_create_response_from_buffer_with_free_callback_cls(
+          owned->size(), owned->data(),
+          [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  if (response == nullptr) {
+    delete owned;
+    return MHD_NO;
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          status == MHD_HTTP_OK
+                              ? "text/plain; version=0.0.4; charset=utf-8"
+                              : "text/plain; charset=utf-8");
+  if (!allowed)
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  const MHD_Result queued = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return queued;
 }
 
 }  // namespace
@@ -157,7 +217,8 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& address, std::function<std::string()> render) {
+    const std::string& address, std::function<std::string()> render,
+    const MetricsLimits& limits) {
   const size_t colon = address.rfind(':');
   uint32_t port = 0;
   if (colon == std::string::npos ||
@@ -176,102 +237,55 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
         absl::StrCat("--metrics-address: \"", host,
                      "\" is not a numeric address: ", gai_strerror(rc)));
   }
-  std::unique_ptr<MetricsServer> server(new MetricsServer());
-  server->render_ = std::move(render);
-  server->listen_fd_ = UniqueFd(
-      socket(info->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  const int one = 1;
-  setsockopt(server->listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one,
-             sizeof(one));
   sockaddr_storage addr{};
   std::memcpy(&addr, info->ai_addr, info->ai_addrlen);
   const socklen_t length = info->ai_addrlen;
+  const int family = info->ai_family;
   freeaddrinfo(info);
   reinterpret_cast<sockaddr_in*>(&addr)->sin_port =
       htons(static_cast<uint16_t>(port));  // same offset in v6
-  if (!server->listen_fd_.valid() ||
-      bind(server->listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr),
-           length) != 0 ||
-      listen(server->listen_fd_.get(), 16) != 0) {
+  // Bound here rather than by libmicrohttpd, so that a failure names errno.
+  UniqueFd listen_fd(
+      socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  const int one = 1;
+  if (!listen_fd.valid() ||
+      setsockopt(listen_fd.get(), SOL_SOCKET, SO_REUSEADDR, &one,
+                 sizeof(one)) != 0 ||
+      bind(listen_fd.get(), reinterpret_cast<sockaddr*>(&addr), length) != 0 ||
+      listen(listen_fd.get(), static_cast<int>(limits.connections)) != 0) {
     return absl::UnavailableError(
         absl::StrCat("--metrics-address: cannot listen on ", address, ": ",
                      std::strerror(errno)));
   }
   socklen_t bound_length = sizeof(addr);
-  getsockname(server->listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr),
+  getsockname(listen_fd.get(), reinterpret_cast<sockaddr*>(&addr),
               &bound_length);
+
+  std::unique_ptr<MetricsServer> server(new MetricsServer());
   server->port_ = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  server->render_ = std::move(render);
+  server->daemon_ = MHD_start_daemon(
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
+      /*apc=*/nullptr, nullptr, &Answer, &server->render_,
+      MHD_OPTION_EXTERNAL_LOGGER, &LogFromMhd, nullptr,
+      MHD_OPTION_LISTEN_SOCKET, listen_fd.get(),  //
+      MHD_OPTION_CONNECTION_LIMIT, limits.connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.connections_per_ip,
+      MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_seconds,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.connection_memory_bytes,
+      MHD_OPTION_END);
+  if (server->daemon_ == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        "--metrics-address: libmicrohttpd did not start on ", address));
   }
-  server->wake_read_ = UniqueFd(pipe_fds[0]);
-  server->wake_write_ = UniqueFd(pipe_fds[1]);
-  server->thread_ = std::thread([s = server.get()] { s->Serve(); });
+  (void)listen_fd.release();  // MHD_stop_daemon closes it
   LogInfo("metrics", "serving /metrics",
           {{"address", address}, {"port", server->port_}});
   return server;
 }
 
 MetricsServer::~MetricsServer() {
-  if (thread_.joinable()) {
-    (void)!write(wake_write_.get(), "x", 1);
-    thread_.join();
-  }
-}
-
-void MetricsServer::Serve() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0},
-                     {wake_read_.get(), POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    UniqueFd client(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (client.valid()) Answer(client.get());
-  }
-}
-
-void MetricsServer::Answer(int fd) {
-  // One request per connection; a client gets 2 s to send its header.
-  timeval timeout{.tv_sec = 2, .tv_usec = 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  std::string request;
-  char buffer[2048];
-  while (request.find("\r\n\r\n") == std::string::npos &&
-         request.find("\n\n") == std::string::npos && request.size() < 16384) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n <= 0) return;
-    request.append(buffer, static_cast<size_t>(n));
-  }
-  const std::string first_line =
-      request.substr(0, request.find_first_of("\r\n"));
-  const std::vector<absl::string_view> line = absl::StrSplit(first_line, ' ');
-  std::string status = "200 OK";
-  std::string body;
-  std::string type = "text/plain; version=0.0.4; charset=utf-8";
-  if (line.size() < 2 || (line[0] != "GET" && line[0] != "HEAD")) {
-    status = "405 Method Not Allowed";
-    body = "only GET\n";
-  } else if (line[1] != "/metrics") {
-    status = "404 Not Found";
-    body = "try /metrics\n";
-  } else {
-    body = render_();
-  }
-  std::string response = absl::StrCat(
-      "HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n");
-  if (line.empty() || line[0] != "HEAD") response += body;
-  absl::string_view rest = response;
-  while (!rest.empty()) {
-    ssize_t n = write(fd, rest.data(), rest.size());
-    if (n <= 0) return;
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
+  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
 }
 
 }  // namespace xlb::api

@@ -1,5 +1,5 @@
 // Prometheus text exposition (format 0.0.4) of xlbd's counters, and the
-// small HTTP/1.1 server that serves it on GET /metrics.
+// HTTP server (libmicrohttpd) that serves it on GET /metrics.
 //
 // Metrics (counters are monotonic since the maps were created):
 //   xlb_packets_total{reason}                  per-reason data-plane counters
@@ -22,21 +22,20 @@
 #ifndef XLB_API_METRICS_H_
 #define XLB_API_METRICS_H_
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "lb/agent/controller.h"
 #include "lb/agent/health_sync.h"
-#include "lb/base/unique_fd.h"
 #include "lb/model/model.h"
 #include "xlb/v1/xlb.pb.h"
+
+struct MHD_Daemon;
 
 namespace xlb::api {
 
@@ -53,28 +52,37 @@ struct MetricsSnapshot {
 
 std::string RenderMetrics(const MetricsSnapshot& snapshot);
 
-// Serves GET /metrics with `render()`'s text on its own thread.
+// What one client, and all of them together, may hold. Connections past a
+// limit are closed at once; the others are served as before.
+struct MetricsLimits {
+  unsigned connections = 64;           // open connections, all clients
+  unsigned connections_per_ip = 8;     // open connections from one address
+  unsigned idle_timeout_seconds = 10;  // closed after this long without I/O
+  // Memory for one connection's request line, headers and response headers;
+  // a request that does not fit is answered 431 and closed.
+  size_t connection_memory_bytes = 16 * 1024;
+};
+
+// Serves GET (and HEAD) /metrics with `render()`'s text; other paths are
+// 404, other methods 405. Clients are served concurrently by one epoll
+// thread: a client that is slow or silent holds only its own connection.
 class MetricsServer {
  public:
   // `address` is "host:port" with a numeric host ("127.0.0.1:9470",
   // "[::1]:9470"); port 0 picks a free port.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& address, std::function<std::string()> render);
+      const std::string& address, std::function<std::string()> render,
+      const MetricsLimits& limits = {});
   ~MetricsServer();
 
   int port() const { return port_; }
 
  private:
   MetricsServer() = default;
-  void Serve();
-  void Answer(int fd);
 
-  UniqueFd listen_fd_;
-  UniqueFd wake_read_;
-  UniqueFd wake_write_;
+  MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
   std::function<std::string()> render_;
-  std::thread thread_;
 };
 
 }  // namespace xlb::api

@@ -15,7 +15,7 @@ packages=(
   clang llvm libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
   # control plane
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libabsl-dev libssl-dev openssl libcli11-dev libyaml-cpp-dev
+  libabsl-dev libssl-dev openssl libcli11-dev libyaml-cpp-dev libmicrohttpd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab: namespaces, veth, offload settings, test servers and clients

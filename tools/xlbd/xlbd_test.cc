@@ -506,7 +506,8 @@ TEST_F(XlbdTest, MetricsEndpointServesPrometheusText) {
                      .sin_port = htons(static_cast<uint16_t>(metrics_port_))};
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
     ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::string request =
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     ASSERT_EQ(write(fd, request.data(), request.size()),
               static_cast<ssize_t>(request.size()));
     char buffer[4096];
