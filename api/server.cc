@@ -17,6 +17,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "lb/base/log.h"
+#include "lb/base/private_dir.h"
 #include "lb/base/unique_fd.h"
 
 namespace xlb::api {
@@ -56,14 +57,10 @@ absl::Status PrepareUnixSocket(const std::string& path) {
         sizeof(sockaddr_un::sun_path) - 1, " bytes)"));
   }
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  std::error_code error;
-  if (!dir.empty()) {
-    std::filesystem::create_directories(dir, error);
-    if (error) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--listen-unix: cannot create ", dir.string(), ": ",
-                       error.message()));
-    }
+  if (absl::Status s = PreparePrivateDirectory(dir.empty() ? "." : dir.string(),
+                                               0750, "--listen-unix");
+      !s.ok()) {
+    return s;
   }
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "balancer.skel.h"
 #include "healthcheck.skel.h"
+#include "lb/base/private_dir.h"
 
 namespace xlb {
 namespace {
@@ -104,11 +105,11 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
         " (need vips >= 1, backends >= 2, conns >= 1, ring size <= ",
         XLB_MAX_RING_SIZE, ")"));
   if (!options.pin_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.pin_dir, ec);
-    if (ec)
-      return absl::FailedPreconditionError(
-          absl::StrCat("pin directory ", options.pin_dir, ": ", ec.message()));
+    // Whoever can write the directory can delete the pins: owner only.
+    if (auto s =
+            PreparePrivateDirectory(options.pin_dir, 0700, "pin directory");
+        !s.ok())
+      return s;
     if (auto s = CheckBpffs(options.pin_dir); !s.ok()) return s;
   }
 

@@ -165,6 +165,8 @@ absl::Status StateFile::Save(const xlb::v1::PersistedState& state) const {
     UniqueFd fd(
         open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd.valid()) return Errno("creating", temp);
+    // 0600 whatever the umask (open applies it to the mode above).
+    if (fchmod(fd.get(), 0600) != 0) return Errno("setting the mode of", temp);
     if (absl::Status s = WriteAll(fd.get(), data, temp); !s.ok()) return s;
     if (fsync(fd.get()) != 0) return Errno("fsync of", temp);
   }

@@ -1,4 +1,11 @@
 // xlbctl config get|apply: the declarative configuration as a file.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -9,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lb/base/unique_fd.h"
 #include "tools/xlbctl/arguments.h"
 #include "tools/xlbctl/config_diff.h"
 #include "tools/xlbctl/config_file.h"
@@ -16,6 +24,36 @@
 
 namespace xlb::xlbctl {
 namespace {
+
+// Writes `path` whole or not at all, mode 0600 whatever the umask (the
+// file describes the load balancer). The temporary name is new (mkstemp), so
+// a file or link planted at a predictable name is never followed.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& text) {
+  std::string temporary = absl::StrCat(path, ".XXXXXX");
+  UniqueFd fd(mkostemp(temporary.data(), O_CLOEXEC));
+  if (!fd.valid()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create a temporary file next to ", path, ": ",
+                     std::strerror(errno)));
+  }
+  absl::string_view rest = text;
+  bool ok = fchmod(fd.get(), 0600) == 0;
+  while (ok && !rest.empty()) {
+    const ssize_t n = write(fd.get(), rest.data(), rest.size());
+    ok = n > 0;
+    if (ok) rest.remove_prefix(static_cast<size_t>(n));
+  }
+  ok = ok && fsync(fd.get()) == 0;
+  ok = ok && close(fd.release()) == 0;
+  if (!ok || rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    unlink(temporary.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", reason));
+  }
+  return absl::OkStatus();
+}
 
 struct GetArgs {
   std::string file;
@@ -76,18 +114,8 @@ absl::Status RunGet(Context& ctx, const GetArgs& args) {
     ctx.out << *text;
     return absl::OkStatus();
   }
-  std::string temporary = absl::StrCat(args.file, ".tmp");
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << *text;
-    file.close();
-    if (!file) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", temporary));
-    }
-  }
-  if (std::rename(temporary.c_str(), args.file.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", args.file));
+  if (absl::Status s = WriteFileAtomically(args.file, *text); !s.ok()) {
+    return s;
   }
   ctx.err << "wrote " << vip_count << " VIP" << (vip_count == 1 ? "" : "s")
           << " to " << args.file << " (generation " << generation << ")\n";

@@ -2,8 +2,13 @@
 // namespace, veth, pins and state; see agent_process.h). Every verb, its
 // JSON output parsed back into the API's messages, the config round trip,
 // and the error paths with their exit codes.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +40,13 @@ Message ParseJson(const std::string& json) {
   auto status = google::protobuf::util::JsonStringToMessage(json, &message);
   EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
   return message;
+}
+
+std::string ReadFileText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 // One member of a JSON object, as JSON text.
@@ -300,6 +312,29 @@ TEST_F(XlbctlTest, ConfigGetThenApplyLeavesStateIdentical) {
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
         Config().config(), original.config()))
         << name;
+  }
+}
+
+TEST_F(XlbctlTest, ConfigGetWritesAnOwnerOnlyFileWhateverTheUmask) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1"});
+  const std::string dir = agent_->dir().path();
+  const std::string path = dir + "/lb.yaml";
+  // A link planted where a fixed temporary name would be is not followed.
+  const std::string victim = WriteFile("victim", "untouched\n");
+  ASSERT_EQ(symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
+  const mode_t old_umask = umask(0);
+  Cli({"config", "get", "-f", path});
+  umask(old_umask);
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_THAT(ReadFileText(path), HasSubstr("192.0.2.10"));
+  EXPECT_EQ(ReadFileText(victim), "untouched\n");
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name == "lb.yaml" || name == "lb.yaml.tmp" ||
+                name.rfind("lb.yaml.", 0) != 0)
+        << "temporary left behind: " << name;
   }
 }
 

@@ -13,6 +13,7 @@
 #include "lb/agent/controller.h"
 #include "lb/agent/health_sync.h"
 #include "lb/base/log.h"
+#include "lb/base/private_dir.h"
 #include "lb/model/model.h"
 #include "lb/state/state.h"
 
@@ -159,9 +160,14 @@ absl::Status RunAgent(const AgentOptions& o) {
   absl::StatusOr<xlb_config> dp_config = BuildDataplaneConfig(o);
   if (!dp_config.ok()) return dp_config.status();
 
-  std::error_code error;
-  std::filesystem::create_directories(o.bpffs_dir, error);
+  // Whoever can write the pin directory can delete the pins: owner only.
+  if (absl::Status s =
+          PreparePrivateDirectory(o.bpffs_dir, 0700, "--bpffs-dir");
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = CheckBpffs(o.bpffs_dir); !s.ok()) return s;
+  std::error_code error;
   const bool adopting = !std::filesystem::is_empty(o.bpffs_dir, error);
   absl::StatusOr<std::unique_ptr<Dataplane>> dataplane = Dataplane::Load(
       DataplaneOptions{.limits = o.limits, .pin_dir = o.bpffs_dir});
@@ -174,7 +180,11 @@ absl::Status RunAgent(const AgentOptions& o) {
   // file stops the agent here, leaving the running data plane alone.
   const std::filesystem::path state_dir =
       std::filesystem::path(o.state_file).parent_path();
-  if (!state_dir.empty()) std::filesystem::create_directories(state_dir, error);
+  if (absl::Status s = PreparePrivateDirectory(
+          state_dir.empty() ? "." : state_dir.string(), 0700, "--state-file");
+      !s.ok()) {
+    return s;
+  }
   StateFile state_file(o.state_file);
   absl::StatusOr<std::unique_ptr<Balancer>> balancer =
       Balancer::Create(dataplane->get());

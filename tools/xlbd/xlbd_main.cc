@@ -24,14 +24,17 @@ ABSL_FLAG(std::string, attach_mode, "native",
           "XDP attach mode: native (driver) or generic (skb).");
 ABSL_FLAG(std::string, bpffs_dir, "/sys/fs/bpf/xlb",
           "bpffs directory where programs, links and maps are pinned. Pins "
-          "found there are adopted, so restarts and upgrades are hitless.");
+          "found there are adopted, so restarts and upgrades are hitless. "
+          "Created with mode 0700; refused when others can write it.");
 ABSL_FLAG(std::string, state_file, "/var/lib/xlb/state",
           "Desired-state file, rewritten atomically on every acknowledged "
           "change (the previous copy is kept as <file>.prev). Missing: first "
-          "start, empty configuration. Corrupt: xlbd refuses to start.");
+          "start, empty configuration. Corrupt: xlbd refuses to start. Its "
+          "directory is created with mode 0700; refused when others can "
+          "write it.");
 ABSL_FLAG(std::string, listen_unix, xlb::api::kDefaultUnixSocket,
-          "Unix socket of the gRPC API (mode 0600, owned by root). Empty: "
-          "none.");
+          "Unix socket of the gRPC API (mode 0600, owned by root; its "
+          "directory 0750, refused when others can write it). Empty: none.");
 ABSL_FLAG(std::string, listen_tcp, "",
           "host:port of a TCP gRPC listener. Needs --tls-cert and --tls-key "
           "(or --insecure-tcp-without-tls). Empty: none.");

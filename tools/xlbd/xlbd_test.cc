@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,8 @@ class XlbdTest : public ::testing::Test {
     pin_dir_ = absl::StrCat("/sys/fs/bpf/xlbt-xlbd-", id);
     char dir_template[] = "/tmp/xlbd-test-XXXXXX";
     dir_ = mkdtemp(dir_template);
+    socket_path_ = dir_ + "/xlbd.sock";
+    state_path_ = dir_ + "/state";
     ns_ = std::make_unique<xlb::testing::ScopedNetns>();
     ASSERT_TRUE(ns_->ok());
     ASSERT_TRUE(ns_->Exec("ip link set lo up"));
@@ -80,8 +83,8 @@ class XlbdTest : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
   }
 
-  std::string socket_path() const { return dir_ + "/xlbd.sock"; }
-  std::string state_path() const { return dir_ + "/state"; }
+  const std::string& socket_path() const { return socket_path_; }
+  const std::string& state_path() const { return state_path_; }
   std::string log_path() const { return dir_ + "/xlbd.log"; }
 
   // Starts xlbd in the namespace; returns its pid (0 on spawn failure).
@@ -228,6 +231,8 @@ class XlbdTest : public ::testing::Test {
   std::unique_ptr<xlb::testing::ScopedNetns> ns_;
   std::string pin_dir_;
   std::string dir_;
+  std::string socket_path_;
+  std::string state_path_;
   int metrics_port_ = 0;
   pid_t pid_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
@@ -524,6 +529,80 @@ TEST_F(XlbdTest, MetricsEndpointServesPrometheusText) {
   EXPECT_THAT(
       body,
       HasSubstr("xlb_api_requests_total{method=\"CreateVip\",code=\"OK\"} 1"));
+}
+
+// Sets the process umask (inherited by xlbd) for one scope.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(umask(mask)) {}
+  ~ScopedUmask() { umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+  return st.st_mode;
+}
+
+TEST_F(XlbdTest, EveryFileAndDirectoryGetsItsOwnModeUnderUmaskZero) {
+  socket_path_ = dir_ + "/run/xlb/xlbd.sock";
+  state_path_ = dir_ + "/lib/xlb/state";
+  {
+    ScopedUmask open(0);
+    ASSERT_NO_FATAL_FAILURE(Start());
+    ASSERT_TRUE(Create(Vip(web_, {"198.51.100.1"})).ok());  // saves state
+  }
+  EXPECT_EQ(ModeOf(dir_ + "/run"), S_IFDIR | 0750);
+  EXPECT_EQ(ModeOf(dir_ + "/run/xlb"), S_IFDIR | 0750);
+  EXPECT_EQ(ModeOf(socket_path_), S_IFSOCK | 0600);
+  EXPECT_EQ(ModeOf(dir_ + "/lib"), S_IFDIR | 0700);
+  EXPECT_EQ(ModeOf(dir_ + "/lib/xlb"), S_IFDIR | 0700);
+  EXPECT_EQ(ModeOf(state_path_), S_IFREG | 0600);
+  EXPECT_EQ(ModeOf(pin_dir_), S_IFDIR | 0700);
+  int pins = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
+    EXPECT_EQ(ModeOf(entry.path()), S_IFREG | 0600) << entry.path();
+    ++pins;
+  }
+  EXPECT_GT(pins, 8) << "maps, programs and links are pinned";
+  for (const std::string& path : {dir_ + "/run/xlb", socket_path_,
+                                  dir_ + "/lib/xlb", state_path_, pin_dir_}) {
+    struct stat st {};
+    ASSERT_EQ(lstat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << path;
+    EXPECT_EQ(st.st_gid, 0u) << path;
+  }
+}
+
+TEST_F(XlbdTest, ADirectoryOthersCanWriteIsRefusedNamingPathAndMode) {
+  const std::string state_dir = dir_ + "/open-state";
+  const std::string socket_dir = dir_ + "/open-socket";
+  const struct {
+    std::string dir;
+    std::string flag;
+  } kCases[] = {{pin_dir_, "--bpffs-dir"},
+                {state_dir, "--state-file"},
+                {socket_dir, "--listen-unix"}};
+  for (const auto& c : kCases) {
+    socket_path_ = (c.dir == socket_dir ? socket_dir : dir_) + "/xlbd.sock";
+    state_path_ = (c.dir == state_dir ? state_dir : dir_) + "/state";
+    ASSERT_EQ(mkdir(c.dir.c_str(), 0700), 0) << c.dir;
+    ASSERT_EQ(chmod(c.dir.c_str(), 0777), 0);
+    std::filesystem::remove(log_path());
+    pid_t pid = Spawn();
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << c.flag;
+    EXPECT_THAT(ReadFile(log_path()),
+                HasSubstr(absl::StrCat(c.flag, ": directory ", c.dir,
+                                       " is writable by group or others "
+                                       "(mode 0777)")));
+    EXPECT_EQ(ModeOf(c.dir), S_IFDIR | 0777) << "left as it was";
+    ASSERT_EQ(chmod(c.dir.c_str(), 0700), 0);
+  }
 }
 
 TEST_F(XlbdTest, BadFlagsAreAClearErrorAndNonZeroExit) {
