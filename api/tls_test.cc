@@ -164,6 +164,61 @@ TEST_F(TlsTest, PlaintextClientCannotTalkToATlsListener) {
   EXPECT_FALSE(stub->GetConfig(&context, {}, &response).ok());
 }
 
+// gRPC itself only says that it could not start: each of these names the
+// file at fault instead.
+TEST_F(TlsTest, CertificateAndKeyThatDoNotMatchAreNamed) {
+  auto server = ApiServer::Start(
+      ListenerOptions{.unix_socket = "",
+                      .tcp_address = "127.0.0.1:0",
+                      .tls_cert_file = certs_->Path("server.pem"),
+                      .tls_key_file = certs_->Path("client.key")},
+      {service_.get()});
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server.status().message(),
+            absl::StrCat("--tls-key: ", certs_->Path("client.key"),
+                         " is not the private key of the certificate in "
+                         "--tls-cert ",
+                         certs_->Path("server.pem")));
+}
+
+TEST_F(TlsTest, PemFilesOfTheWrongKindAreNamed) {
+  ASSERT_EQ(std::system(
+                absl::StrCat("openssl pkey -in ", certs_->Path("server.key"),
+                             " -aes256 -passout pass:secret -out ",
+                             certs_->Path("encrypted.key"), " >/dev/null 2>&1")
+                    .c_str()),
+            0);
+  const struct {
+    std::string cert, key, ca, error;
+  } kCases[] = {
+      {"server.key", "server.key", "",
+       "--tls-cert: " + certs_->Path("server.key") +
+           " holds no PEM certificate"},
+      {"server.pem", "server.pem", "",
+       "--tls-key: " + certs_->Path("server.pem") +
+           " holds no unencrypted PEM private key"},
+      // Refused, not a passphrase prompt.
+      {"server.pem", "encrypted.key", "",
+       "--tls-key: " + certs_->Path("encrypted.key") +
+           " holds no unencrypted PEM private key"},
+      {"server.pem", "server.key", "ca1.key",
+       "--tls-client-ca: " + certs_->Path("ca1.key") +
+           " holds no PEM certificate"},
+  };
+  for (const auto& c : kCases) {
+    ListenerOptions options{.unix_socket = "",
+                            .tcp_address = "127.0.0.1:0",
+                            .tls_cert_file = certs_->Path(c.cert),
+                            .tls_key_file = certs_->Path(c.key)};
+    if (!c.ca.empty()) options.tls_client_ca_file = certs_->Path(c.ca);
+    auto server = ApiServer::Start(options, {service_.get()});
+    ASSERT_FALSE(server.ok()) << c.error;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(server.status().message(), HasSubstr(c.error));
+  }
+}
+
 TEST(ListenerOptionsTest, TcpWithoutTlsIsRefused) {
   absl::Status status = ValidateListenerOptions(
       ListenerOptions{.unix_socket = "", .tcp_address = "0.0.0.0:50051"});

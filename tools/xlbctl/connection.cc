@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "api/server.h"
 
 namespace xlb::xlbctl {
 namespace {
@@ -89,7 +90,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     }
     credentials = grpc::SslCredentials(ssl);
   }
-  auto channel = grpc::CreateChannel(*target, credentials);
+  // Accept what xlbd may send (gRPC's client default is 4 MiB): a large
+  // configuration from GetConfig.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
+  auto channel = grpc::CreateCustomChannel(*target, credentials, args);
   return std::unique_ptr<Connection>(
       new Connection(*target, std::move(channel), options.timeout));
 }

@@ -36,8 +36,9 @@ ABSL_FLAG(std::string, listen_unix, xlb::api::kDefaultUnixSocket,
           "Unix socket of the gRPC API (mode 0600, owned by root; its "
           "directory 0750, refused when others can write it). Empty: none.");
 ABSL_FLAG(std::string, listen_tcp, "",
-          "host:port of a TCP gRPC listener. Needs --tls-cert and --tls-key "
-          "(or --insecure-tcp-without-tls). Empty: none.");
+          "host:port of a TCP gRPC listener (127.0.0.1:7443, 0.0.0.0:7443, "
+          "[::]:7443). Needs --tls-cert and --tls-key (or "
+          "--insecure-tcp-without-tls). Empty: none.");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM server certificate (chain) for --listen-tcp.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
