@@ -12,6 +12,7 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "lb/base/sigpipe.h"
 #include "lb/health/health_state.h"
 #include "lb/health/probe_plan.h"
 
@@ -281,6 +282,7 @@ absl::Status HealthChecker::RemoveOnLoop(TargetId id) {
 void HealthChecker::Run() {
   tls_loop_owner = this;
   pthread_setname_np(pthread_self(), "xlb-health");
+  BlockSigpipeInThisThread();  // HTTPS probes write through OpenSSL
   epoll_event events[kMaxEventsPerWait];
   int64_t applied_slack_ns = -1;
   while (!stop_requested_) {

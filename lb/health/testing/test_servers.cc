@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "lb/base/sigpipe.h"
 
 namespace xlb::health::testing {
 namespace {
@@ -174,8 +175,10 @@ HttpServer::HttpServer(HttpReply reply, const SelfSignedCertificate* tls,
       UniqueFd conn(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!conn.valid()) continue;
       std::lock_guard<std::mutex> lock(mu_);
-      connections_.emplace_back(
-          [this, fd = conn.release()] { Serve(UniqueFd(fd)); });
+      connections_.emplace_back([this, fd = conn.release()] {
+        BlockSigpipeInThisThread();  // probes reset connections mid-answer
+        Serve(UniqueFd(fd));
+      });
     }
   });
 }
