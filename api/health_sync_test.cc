@@ -2,17 +2,21 @@
 // configuration, and probe verdicts reach the model and the maps.
 #include "lb/agent/health_sync.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "api/testing/api_fixture.h"
 #include "gtest/gtest.h"
 #include "lb/agent/testing/requests.h"
 #include "lb/health/testing/test_servers.h"
+#include "lb/testing/netns.h"
 #include "lb/testing/privilege.h"
 
 namespace xlb::api {
@@ -21,13 +25,17 @@ namespace {
 using namespace xlb::agent::testing;  // NOLINT: request builders
 using namespace xlb::api::testing;    // NOLINT: the API fixture
 
-// A TCP listener on 127.0.0.1 (accepts by the kernel's backlog).
+// The backend: an address of the test's own network namespace. (A loopback
+// address is not a backend the API accepts.)
+constexpr char kBackend[] = "198.51.100.1";
+
+// A TCP listener on kBackend (accepts by the kernel's backlog).
 class Listener {
  public:
   Listener() {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inet_pton(AF_INET, kBackend, &addr.sin_addr);
     bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     listen(fd_, 64);
     socklen_t length = sizeof(addr);
@@ -46,10 +54,24 @@ class Listener {
   uint16_t port_ = 0;
 };
 
-// TCP checks send SYNs from a raw socket: root only.
+// TCP checks send SYNs from a raw socket: root only. Each test runs in its
+// own network namespace, where kBackend is an address of lo; the checker's
+// threads and sockets, made by the test's thread, are in it too.
 class HealthSyncTest : public ::testing::Test {
  protected:
-  void SetUp() override { xlb::testing::RequirePrivilege(); }
+  void SetUp() override {
+    xlb::testing::RequirePrivilege();
+    if (IsSkipped() || HasFatalFailure()) return;
+    netns_.emplace();
+    ASSERT_TRUE(netns_->ok());
+    ASSERT_TRUE(netns_->Exec("ip link set lo up"));
+    ASSERT_TRUE(
+        netns_->Exec(absl::StrCat("ip addr add ", kBackend, "/32 dev lo")));
+    inside_.emplace(*netns_);
+  }
+
+  std::optional<xlb::testing::ScopedNetns> netns_;
+  std::optional<xlb::testing::ScopedNetns::Enter> inside_;
 };
 
 bool Eventually(const std::function<bool()>& condition) {
@@ -71,7 +93,7 @@ TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 
   Listener listener;
-  v1::Vip vip = Vip(Key("192.0.2.1", listener.port()), {"127.0.0.1"});
+  v1::Vip vip = Vip(Key("192.0.2.1", listener.port()), {kBackend});
   v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
   hc->set_type(v1::HEALTH_CHECK_TYPE_TCP);
   hc->mutable_interval()->set_nanos(100000000);
@@ -108,7 +130,7 @@ TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   const std::vector<agent::HealthSync::ProbeCounts> probes =
       (*sync)->probe_counts();
   ASSERT_EQ(probes.size(), 1u);
-  EXPECT_EQ(probes[0].backend, *IpAddress::Parse("127.0.0.1"));
+  EXPECT_EQ(probes[0].backend, *IpAddress::Parse(kBackend));
   EXPECT_GE(probes[0].counters.successes(), 1u);
   EXPECT_GE(probes[0].counters.count(health::ProbeOutcome::kRefused), 1u);
   const std::vector<agent::HealthTransitionCount> transitions =
@@ -154,7 +176,7 @@ TEST_F(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
   Listener open;
   Listener closed;
   closed.Close();  // the VIP's port: refused
-  v1::Vip vip = Vip(Key("192.0.2.1", closed.port()), {"127.0.0.1"});
+  v1::Vip vip = Vip(Key("192.0.2.1", closed.port()), {kBackend});
   FastCheck(vip, v1::HEALTH_CHECK_TYPE_TCP);
   vip.mutable_backends(0)->mutable_health_override()->set_port(open.port());
   ASSERT_TRUE(Create(*harness, vip).ok());
@@ -174,18 +196,65 @@ TEST_F(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
   harness->controller().SetConfigChangeHook(nullptr);
 }
 
-TEST_F(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
+// Adding a check to a serving VIP keeps its backends up until `fall`
+// probes in a row fail, even when the very first one fails.
+TEST_F(HealthSyncTest, AddingACheckKeepsBackendsUpUntilFallFailures) {
   if (IsSkipped() || HasFatalFailure()) return;
-  const health::testing::SelfSignedCertificate cert =
-      health::testing::MakeSelfSignedCertificate();
-  health::testing::HttpServer server({.body = "ok"}, &cert);
   auto harness = *ApiHarness::Start();
   auto sync = agent::HealthSync::Start(&harness->controller(),
                                        health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
   harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
 
-  v1::Vip vip = Vip(Key("192.0.2.1", server.port()), {"127.0.0.1"});
+  Listener closed;
+  closed.Close();  // every probe is refused
+  v1::Vip vip = Vip(Key("192.0.2.1", closed.port()), {kBackend});
+  ASSERT_TRUE(Create(*harness, vip).ok());
+  ASSERT_EQ(harness->maps().contents().rings.size(), 1u);
+
+  // Three failures take at least two intervals (2 s) after the first probe.
+  constexpr uint32_t kFall = 3;
+  v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
+  hc->set_type(v1::HEALTH_CHECK_TYPE_TCP);
+  hc->mutable_interval()->set_seconds(1);
+  hc->mutable_timeout()->set_nanos(500000000);
+  hc->set_fall(kFall);
+  grpc::ClientContext context;
+  v1::UpdateVipRequest update;
+  *update.mutable_key() = vip.key();
+  *update.mutable_settings() = vip.settings();
+  v1::UpdateVipResponse response;
+  ASSERT_TRUE(harness->stub().UpdateVip(&context, update, &response).ok());
+  auto backend = [&] {
+    return harness->controller().ListVipStatus()[0].backends[0];
+  };
+  EXPECT_TRUE(backend().healthy);
+  EXPECT_TRUE(backend().in_ring);
+  EXPECT_EQ(harness->maps().contents().rings.size(), 1u);
+
+  ASSERT_TRUE(Eventually([&] { return !backend().healthy; }))
+      << "the refused probes never marked it down";
+  const std::vector<agent::HealthSync::ProbeCounts> probes =
+      (*sync)->probe_counts();
+  ASSERT_EQ(probes.size(), 1u);
+  EXPECT_GE(probes[0].counters.count(health::ProbeOutcome::kRefused), kFall);
+  EXPECT_EQ(probes[0].counters.successes(), 0u);
+  EXPECT_TRUE(harness->maps().contents().rings.empty());
+  harness->controller().SetConfigChangeHook(nullptr);
+}
+
+TEST_F(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const health::testing::SelfSignedCertificate cert =
+      health::testing::MakeSelfSignedCertificate();
+  health::testing::HttpServer server({.body = "ok"}, &cert, kBackend);
+  auto harness = *ApiHarness::Start();
+  auto sync = agent::HealthSync::Start(&harness->controller(),
+                                       health::ProbeMode::kDirect);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+
+  v1::Vip vip = Vip(Key("192.0.2.1", server.port()), {kBackend});
   v1::HealthCheck* hc = FastCheck(vip, v1::HEALTH_CHECK_TYPE_HTTPS);
   hc->mutable_timeout()->set_nanos(90000000);
   hc->set_https_verify(true);

@@ -7,6 +7,28 @@
 #include "lb/base/log.h"
 
 namespace xlb::agent {
+namespace {
+
+// Earlier agents stored the HTTP defaults (http_path "/",
+// http_expected_codes [200]) on every health check, whatever its type. Other
+// types now refuse those fields, so a state file they wrote drops them here.
+void DropStoredHttpDefaults(v1::Config& config) {
+  for (v1::Vip& vip : *config.mutable_vips()) {
+    if (!vip.settings().has_health_check()) continue;
+    v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
+    if (hc->type() == v1::HEALTH_CHECK_TYPE_HTTP ||
+        hc->type() == v1::HEALTH_CHECK_TYPE_HTTPS) {
+      continue;
+    }
+    if (hc->http_path() == "/") hc->clear_http_path();
+    if (hc->http_expected_codes_size() == 1 &&
+        hc->http_expected_codes(0) == 200) {
+      hc->clear_http_expected_codes();
+    }
+  }
+}
+
+}  // namespace
 
 Controller::Controller(Balancer* balancer, ControllerOptions options)
     : balancer_(balancer),
@@ -24,6 +46,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
     absl::StatusOr<std::optional<v1::PersistedState>> loaded = file->Load();
     if (!loaded.ok()) return loaded.status();
     if (loaded->has_value()) {
+      DropStoredHttpDefaults(*(*loaded)->mutable_config());
       absl::StatusOr<BalancerConfig> parsed =
           ConfigFromProto((*loaded)->config(), controller->limits_, "config");
       if (!parsed.ok()) {

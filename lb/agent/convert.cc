@@ -127,12 +127,10 @@ absl::StatusOr<HealthCheckSpec> HealthCheckFromProto(const v1::HealthCheck& hc,
   spec.jitter = *jitter;
   if (hc.rise() != 0) spec.rise = hc.rise();
   if (hc.fall() != 0) spec.fall = hc.fall();
-  if (!hc.http_path().empty()) spec.http_path = hc.http_path();
+  spec.http_path = hc.http_path();
   spec.http_host = hc.http_host();
-  if (hc.http_expected_codes_size() > 0) {
-    spec.http_expected_codes.assign(hc.http_expected_codes().begin(),
-                                    hc.http_expected_codes().end());
-  }
+  spec.http_expected_codes.assign(hc.http_expected_codes().begin(),
+                                  hc.http_expected_codes().end());
   spec.http_body_substring = hc.http_body_substring();
   spec.udp_request = hc.udp_request();
   spec.udp_response = hc.udp_response();
@@ -224,7 +222,7 @@ absl::StatusOr<IpAddress> AddressFromProto(const std::string& text,
   absl::StatusOr<IpAddress> address = IpAddress::Parse(text);
   if (!address.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": \"", text, "\" is not an IPv4 or IPv6 address"));
+        absl::StrCat(path, ": ", address.status().message()));
   }
   return *address;
 }

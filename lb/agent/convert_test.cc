@@ -26,8 +26,27 @@ TEST(ConvertTest, UnsetFieldsTakeTheModelDefaults) {
   EXPECT_EQ(hc.timeout, absl::Seconds(2));
   EXPECT_EQ(hc.rise, 2u);
   EXPECT_EQ(hc.fall, 3u);
-  EXPECT_EQ(hc.http_path, "/");
-  EXPECT_EQ(hc.http_expected_codes, std::vector<uint32_t>{200});
+  // The HTTP defaults ("/", [200]) apply when probing: unset stays unset,
+  // so GetConfig returns what was set.
+  EXPECT_EQ(hc.http_path, "");
+  EXPECT_TRUE(hc.http_expected_codes.empty());
+}
+
+TEST(ConvertTest, ACheckCarriesOnlyItsTypesFields) {
+  for (v1::HealthCheckType type :
+       {v1::HEALTH_CHECK_TYPE_TCP, v1::HEALTH_CHECK_TYPE_HTTP,
+        v1::HEALTH_CHECK_TYPE_HTTPS, v1::HEALTH_CHECK_TYPE_GRPC}) {
+    v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
+    vip.mutable_settings()->mutable_health_check()->set_type(type);
+    absl::StatusOr<VipConfig> config =
+        VipFromProto(vip, DataplaneLimits(), "vip");
+    ASSERT_TRUE(config.ok()) << config.status();
+    const v1::HealthCheck hc = VipToProto(*config).settings().health_check();
+    EXPECT_EQ(hc.http_path(), "") << type;
+    EXPECT_EQ(hc.http_expected_codes_size(), 0) << type;
+    EXPECT_EQ(hc.udp_request(), "") << type;
+    EXPECT_EQ(hc.grpc_service(), "") << type;
+  }
 }
 
 TEST(ConvertTest, ExplicitZeroWeightIsKept) {

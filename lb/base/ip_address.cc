@@ -1,4 +1,4 @@
-// IpAddress parsing and printing through inet_pton/inet_ntop.
+// IpAddress parsing (by the field rules) and printing.
 #include "lb/base/ip_address.h"
 
 #include <arpa/inet.h>
@@ -11,18 +11,16 @@
 namespace xlb {
 
 absl::StatusOr<IpAddress> IpAddress::Parse(absl::string_view text) {
-  std::string copy(text);  // inet_pton wants a terminated string
+  absl::StatusOr<AddressBytes> parsed = ParseAddressText(text);
+  if (!parsed.ok()) return parsed.status();
   IpAddress address;
-  if (inet_pton(AF_INET, copy.c_str(), address.bytes_.data()) == 1) {
-    address.family_ = XLB_FAMILY_V4;
-    return address;
-  }
-  if (inet_pton(AF_INET6, copy.c_str(), address.bytes_.data()) == 1) {
-    address.family_ = XLB_FAMILY_V6;
-    return address;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("\"", text, "\" is not an IPv4 or IPv6 address"));
+  address.family_ = parsed->v6 ? XLB_FAMILY_V6 : XLB_FAMILY_V4;
+  address.bytes_ = parsed->bytes;
+  return address;
+}
+
+AddressBytes IpAddress::bytes() const {
+  return AddressBytes{.v6 = family_ == XLB_FAMILY_V6, .bytes = bytes_};
 }
 
 IpAddress IpAddress::FromAbi(uint8_t family, const __be32 addr[4]) {

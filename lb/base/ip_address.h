@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lb/base/field_rules.h"
 #include "xlb_abi.h"
 
 namespace xlb {
@@ -19,7 +20,9 @@ namespace xlb {
 class IpAddress {
  public:
   IpAddress() = default;
-  // Accepts dotted-quad IPv4 and RFC 4291 IPv6 text.
+  // Accepts what ParseAddressText does (lb/base/field_rules.h): dotted-quad
+  // IPv4 and RFC 4291 IPv6 text. Whether the address can carry traffic is
+  // CheckUsableAddress's question.
   static absl::StatusOr<IpAddress> Parse(absl::string_view text);
   // `family` is XLB_FAMILY_V4 or XLB_FAMILY_V6; `addr` as stored in the maps.
   static IpAddress FromAbi(uint8_t family, const __be32 addr[4]);
@@ -27,6 +30,7 @@ class IpAddress {
   bool is_set() const { return family_ != 0; }
   bool is_v4() const { return family_ == XLB_FAMILY_V4; }
   uint8_t family() const { return family_; }  // XLB_FAMILY_*, 0 when unset
+  AddressBytes bytes() const;
   void ToAbi(__be32 addr[4]) const;
   // The family byte followed by the 16 address bytes: the backend's identity
   // in the Maglev table, so a backend keeps its slots whatever its index.

@@ -37,8 +37,12 @@ std::optional<ProbeResult> HttpSession::Verdict() {
   if (!parser_.has_status()) return std::nullopt;
   const int code = parser_.status_code();
   const std::vector<uint32_t>& expected = plan_->spec->http_expected_codes;
-  if (std::find(expected.begin(), expected.end(),
-                static_cast<uint32_t>(code)) == expected.end()) {
+  const bool wanted =
+      expected.empty()
+          ? code == 200
+          : std::find(expected.begin(), expected.end(),
+                      static_cast<uint32_t>(code)) != expected.end();
+  if (!wanted) {
     return ProbeResult::Failure(ProbeOutcome::kWrongStatus,
                                 absl::StrCat("HTTP status ", code));
   }

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "lb/base/field_rules.h"
 #include "lb/base/ip_address.h"
 #include "lb/dataplane/dataplane_maps.h"
 #include "xlb_abi.h"
@@ -42,12 +43,15 @@ struct HealthCheckSpec {
   uint32_t fall = 3;  // consecutive failures that mark it down
   // Each probe is delayed by a random amount in [0, jitter), below interval.
   absl::Duration jitter = absl::ZeroDuration();
-  // kHttp / kHttps.
-  std::string http_path = "/";
+  // The fields below belong to one or two types each and must stay empty
+  // (false) for the others. Empty means the default given.
+  // kHttp / kHttps (text rules: lb/base/field_rules.h).
+  std::string http_path;  // empty: "/"
   std::string http_host;  // empty: the address probed (VIP when tunnelled)
-  std::vector<uint32_t> http_expected_codes = {200};
-  std::string http_body_substring;  // empty: any body
-  // kUdp: the datagram sent, and the reply expected (empty: any reply).
+  std::vector<uint32_t> http_expected_codes;  // empty: {200}
+  std::string http_body_substring;            // empty: any body
+  // kUdp: the datagram sent (required), and the reply expected (empty: any
+  // reply).
   std::string udp_request;
   std::string udp_response;
   // kGrpc: grpc.health.v1 service name; empty asks about the whole server.
@@ -63,7 +67,6 @@ inline constexpr uint32_t kMaxBackendWeight = 65535;
 inline constexpr uint32_t kMaxHealthThreshold = 100;  // rise and fall
 inline constexpr absl::Duration kMinHealthInterval = absl::Milliseconds(100);
 inline constexpr absl::Duration kMaxHealthInterval = absl::Hours(1);
-inline constexpr size_t kMaxUdpProbeBytes = 1024;
 // Below this fraction of healthy backends a VIP fails open (see VipSettings).
 inline constexpr double kDefaultMinHealthyFraction = 0.0;
 

@@ -23,13 +23,11 @@ absl::Status Invalid(absl::string_view path, absl::string_view field,
       absl::StrCat(Field(path, field), ": ", message));
 }
 
-// True when `text` holds only printable ASCII without spaces: safe to put
-// in a request line or header.
-bool IsHeaderToken(absl::string_view text) {
-  for (char c : text) {
-    if (c <= ' ' || c > '~') return false;
-  }
-  return true;
+// `rule`'s verdict on a field, its message prefixed with the field's path.
+absl::Status Check(absl::string_view path, absl::string_view field,
+                   const absl::Status& rule) {
+  if (rule.ok()) return rule;
+  return Invalid(path, field, rule.message());
 }
 
 absl::string_view HealthCheckTypeName(HealthCheckType type) {
@@ -48,6 +46,62 @@ absl::string_view HealthCheckTypeName(HealthCheckType type) {
   return "unknown";
 }
 
+// After an explicit zero duration: the default is what leaving the field
+// unset gives (a zero is never read as "the default").
+std::string ZeroHint(absl::Duration value, absl::Duration default_value) {
+  if (value != absl::ZeroDuration()) return "";
+  return absl::StrCat("; leave it unset for the default ",
+                      absl::FormatDuration(default_value));
+}
+
+// A field of another check type is refused, not ignored: whoever set it
+// expects it to do something.
+absl::Status ValidateCheckTypeFields(const HealthCheckSpec& spec,
+                                     absl::string_view path) {
+  const bool http = spec.type == HealthCheckType::kHttp ||
+                    spec.type == HealthCheckType::kHttps;
+  struct Specific {
+    absl::string_view field;
+    bool applies;
+    bool set;
+    std::string value;      // as the message shows it
+    absl::string_view who;  // the checks that use it, and what for
+  };
+  const Specific fields[] = {
+      {"http_path", http, !spec.http_path.empty(), QuoteValue(spec.http_path),
+       "http and https checks send a request path"},
+      {"http_host", http, !spec.http_host.empty(), QuoteValue(spec.http_host),
+       "http and https checks send a Host header"},
+      {"http_expected_codes", http, !spec.http_expected_codes.empty(),
+       absl::StrCat("[", absl::StrJoin(spec.http_expected_codes, ", "), "]"),
+       "http and https checks read a status code"},
+      {"http_body_substring", http, !spec.http_body_substring.empty(),
+       QuoteValue(spec.http_body_substring),
+       "http and https checks read a body"},
+      {"udp_request", spec.type == HealthCheckType::kUdp,
+       !spec.udp_request.empty(),
+       absl::StrCat(spec.udp_request.size(), " bytes"),
+       "a udp check sends a datagram"},
+      {"udp_response", spec.type == HealthCheckType::kUdp,
+       !spec.udp_response.empty(),
+       absl::StrCat(spec.udp_response.size(), " bytes"),
+       "a udp check reads a reply"},
+      {"grpc_service", spec.type == HealthCheckType::kGrpc,
+       !spec.grpc_service.empty(), QuoteValue(spec.grpc_service),
+       "a grpc check asks about a service"},
+      {"https_verify", spec.type == HealthCheckType::kHttps, spec.https_verify,
+       "true", "an https check verifies certificates"},
+  };
+  for (const Specific& f : fields) {
+    if (f.set && !f.applies) {
+      return Invalid(path, f.field,
+                     absl::StrCat(f.value, ": only ", f.who, ", this one is ",
+                                  HealthCheckTypeName(spec.type)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string VipKey::ToString() const {
@@ -62,6 +116,11 @@ absl::Status ValidateVipKey(const VipKey& key, absl::string_view path) {
   if (!key.address.is_set()) {
     return Invalid(path, "address", "required");
   }
+  if (absl::Status s =
+          Check(path, "address", CheckUsableAddress(key.address.bytes()));
+      !s.ok()) {
+    return s;
+  }
   if (key.protocol != Protocol::kTcp && key.protocol != Protocol::kUdp) {
     return Invalid(path, "protocol",
                    absl::StrCat(static_cast<int>(key.protocol),
@@ -74,6 +133,18 @@ absl::Status ValidateBackend(const BackendConfig& backend, const VipKey& vip,
                              absl::string_view path) {
   if (!backend.address.is_set()) {
     return Invalid(path, "address", "required");
+  }
+  if (absl::Status s =
+          Check(path, "address", CheckUsableAddress(backend.address.bytes()));
+      !s.ok()) {
+    return s;
+  }
+  if (backend.address == vip.address) {
+    return Invalid(path, "address",
+                   absl::StrCat(backend.address.ToString(),
+                                " is the VIP's own address: packets "
+                                "encapsulated to it would come back to the "
+                                "balancer"));
   }
   // The data plane encapsulates IPv4 in IPv4 or IPv6, IPv6 only in IPv6.
   if (vip.address.family() == XLB_FAMILY_V6 && backend.address.is_v4()) {
@@ -106,7 +177,10 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
         path, "interval",
         absl::StrCat(absl::FormatDuration(*o.interval), " is outside [",
                      absl::FormatDuration(kMinHealthInterval), ", ",
-                     absl::FormatDuration(kMaxHealthInterval), "]"));
+                     absl::FormatDuration(kMaxHealthInterval), "]",
+                     *o.interval == absl::ZeroDuration()
+                         ? " (leave it unset to inherit)"
+                         : ""));
   }
   for (auto [name, value] :
        {std::pair<absl::string_view, std::optional<uint32_t>>{"rise", o.rise},
@@ -120,7 +194,8 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
   if (o.timeout.has_value() && *o.timeout <= absl::ZeroDuration()) {
     return Invalid(
         path, "timeout",
-        absl::StrCat(absl::FormatDuration(*o.timeout), " is not positive"));
+        absl::StrCat(absl::FormatDuration(*o.timeout),
+                     " is not positive (leave it unset to inherit)"));
   }
   if (o.jitter.has_value() && *o.jitter < absl::ZeroDuration()) {
     return Invalid(
@@ -191,13 +266,16 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
         path, "interval",
         absl::StrCat(absl::FormatDuration(spec.interval), " is outside [",
                      absl::FormatDuration(kMinHealthInterval), ", ",
-                     absl::FormatDuration(kMaxHealthInterval), "]"));
+                     absl::FormatDuration(kMaxHealthInterval), "]",
+                     ZeroHint(spec.interval, HealthCheckSpec().interval)));
   }
   if (spec.timeout <= absl::ZeroDuration() || spec.timeout > spec.interval) {
-    return Invalid(path, "timeout",
-                   absl::StrCat(absl::FormatDuration(spec.timeout),
-                                " is outside (0, interval ",
-                                absl::FormatDuration(spec.interval), "]"));
+    return Invalid(
+        path, "timeout",
+        absl::StrCat(absl::FormatDuration(spec.timeout),
+                     " is outside (0, interval ",
+                     absl::FormatDuration(spec.interval), "]",
+                     ZeroHint(spec.timeout, HealthCheckSpec().timeout)));
   }
   for (auto [name, value] :
        {std::pair<absl::string_view, uint32_t>{"rise", spec.rise},
@@ -214,59 +292,50 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
                                 " is outside [0, interval ",
                                 absl::FormatDuration(spec.interval), ")"));
   }
-  const absl::string_view type = HealthCheckTypeName(spec.type);
-  if (spec.type == HealthCheckType::kHttp ||
-      spec.type == HealthCheckType::kHttps) {
-    if (spec.http_path.empty() || spec.http_path[0] != '/' ||
-        !IsHeaderToken(spec.http_path)) {
-      return Invalid(path, "http_path",
-                     absl::StrCat("\"", spec.http_path,
-                                  "\" must start with '/' and hold no spaces "
-                                  "or control characters"));
-    }
-    if (!IsHeaderToken(spec.http_host)) {
-      return Invalid(path, "http_host",
-                     absl::StrCat("\"", spec.http_host,
-                                  "\" holds spaces or control characters"));
-    }
-    if (spec.http_expected_codes.empty()) {
-      return Invalid(path, "http_expected_codes",
-                     absl::StrCat("empty: a ", type,
-                                  " check needs at least one status code"));
-    }
-    for (size_t i = 0; i < spec.http_expected_codes.size(); ++i) {
-      const uint32_t code = spec.http_expected_codes[i];
-      if (code < 100 || code > 599) {
-        return Invalid(path, absl::StrCat("http_expected_codes[", i, "]"),
-                       absl::StrCat(code, " is not an HTTP status code"));
+  if (absl::Status s = ValidateCheckTypeFields(spec, path); !s.ok()) {
+    return s;
+  }
+  switch (spec.type) {
+    case HealthCheckType::kHttp:
+    case HealthCheckType::kHttps:
+      if (!spec.http_path.empty()) {
+        if (absl::Status s =
+                Check(path, "http_path", CheckHttpPath(spec.http_path));
+            !s.ok()) {
+          return s;
+        }
       }
-    }
-  }
-  if (spec.type == HealthCheckType::kUdp) {
-    if (spec.udp_request.empty()) {
-      return Invalid(path, "udp_request", "empty: a udp check sends a request");
-    }
-    for (auto [name, bytes] : {std::pair<absl::string_view, size_t>{
-                                   "udp_request", spec.udp_request.size()},
-                               {"udp_response", spec.udp_response.size()}}) {
-      if (bytes > kMaxUdpProbeBytes) {
-        return Invalid(
-            path, name,
-            absl::StrCat(bytes, " bytes exceed ", kMaxUdpProbeBytes));
+      if (!spec.http_host.empty()) {
+        if (absl::Status s =
+                Check(path, "http_host", CheckHttpHost(spec.http_host));
+            !s.ok()) {
+          return s;
+        }
       }
-    }
-  }
-  if (spec.https_verify && spec.type != HealthCheckType::kHttps) {
-    return Invalid(path, "https_verify",
-                   absl::StrCat("true: only an https check verifies "
-                                "certificates, this one is ",
-                                type));
-  }
-  if (spec.type == HealthCheckType::kGrpc &&
-      !IsHeaderToken(spec.grpc_service)) {
-    return Invalid(path, "grpc_service",
-                   absl::StrCat("\"", spec.grpc_service,
-                                "\" holds spaces or control characters"));
+      for (size_t i = 0; i < spec.http_expected_codes.size(); ++i) {
+        const uint32_t code = spec.http_expected_codes[i];
+        if (code < 100 || code > 599) {
+          return Invalid(path, absl::StrCat("http_expected_codes[", i, "]"),
+                         absl::StrCat(code, " is not an HTTP status code"));
+        }
+      }
+      return Check(path, "http_body_substring",
+                   CheckHttpBodySubstring(spec.http_body_substring));
+    case HealthCheckType::kUdp:
+      if (spec.udp_request.empty()) {
+        return Invalid(path, "udp_request",
+                       "empty: a udp check sends a request");
+      }
+      if (absl::Status s =
+              Check(path, "udp_request", CheckUdpPayload(spec.udp_request));
+          !s.ok()) {
+        return s;
+      }
+      return Check(path, "udp_response", CheckUdpPayload(spec.udp_response));
+    case HealthCheckType::kGrpc:
+      return Check(path, "grpc_service", CheckGrpcService(spec.grpc_service));
+    case HealthCheckType::kTcp:
+      break;
   }
   return absl::OkStatus();
 }

@@ -116,8 +116,8 @@ TEST(ValidationTest, RefusesMalformedProbeContents) {
   vip.settings.health_check =
       HealthCheckSpec{.type = HealthCheckType::kHttp, .http_path = "health"};
   EXPECT_EQ(Problem(vip),
-            "vips[0].settings.health_check.http_path: \"health\" must start "
-            "with '/' and hold no spaces or control characters");
+            "vips[0].settings.health_check.http_path: \"health\" does not "
+            "start with '/'");
 
   vip.settings.health_check = HealthCheckSpec{
       .type = HealthCheckType::kHttps, .http_expected_codes = {200, 700}};
@@ -134,7 +134,49 @@ TEST(ValidationTest, RefusesMalformedProbeContents) {
                                               .grpc_service = "my service"};
   EXPECT_EQ(Problem(vip),
             "vips[0].settings.health_check.grpc_service: \"my service\" holds "
-            "spaces or control characters");
+            "a space at offset 2");
+
+  vip.settings.health_check = HealthCheckSpec{.type = HealthCheckType::kHttp,
+                                              .http_path = "/caf\xc3\xa9"};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.http_path: \"/caf\\xc3\\xa9\" holds "
+            "a non-ASCII byte (0xc3) at offset 4; percent-encode it (%C3)");
+}
+
+TEST(ValidationTest, RefusesFieldsOfOtherCheckTypes) {
+  VipConfig vip = WebVip();
+  vip.settings.health_check = HealthCheckSpec{.http_path = "/"};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.http_path: \"/\": only http and "
+            "https checks send a request path, this one is tcp");
+  vip.settings.health_check =
+      HealthCheckSpec{.type = HealthCheckType::kHttp, .udp_request = "ping"};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.udp_request: 4 bytes: only a udp "
+            "check sends a datagram, this one is http");
+  vip.settings.health_check = HealthCheckSpec{.type = HealthCheckType::kUdp,
+                                              .udp_request = "ping",
+                                              .grpc_service = "s"};
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.grpc_service: \"s\": only a grpc "
+            "check asks about a service, this one is udp");
+}
+
+TEST(ValidationTest, RefusesAddressesNoPacketCanReach) {
+  VipConfig vip = WebVip();
+  vip.key.address = Ip("127.0.0.1");
+  EXPECT_EQ(Problem(vip),
+            "vips[0].key.address: 127.0.0.1 is a loopback address: only the "
+            "host itself reaches it");
+  vip = WebVip();
+  vip.backends[1].address = Ip("::");
+  EXPECT_EQ(Problem(vip),
+            "vips[0].backends[1].address: :: is the unspecified address");
+  vip = WebVip();
+  vip.backends[0].address = vip.key.address;
+  EXPECT_EQ(Problem(vip),
+            "vips[0].backends[0].address: 192.0.2.1 is the VIP's own address: "
+            "packets encapsulated to it would come back to the balancer");
 }
 
 }  // namespace
@@ -163,7 +205,8 @@ TEST(ValidationTest, HealthOverrideNamesTheFieldAndValue) {
       Problem(CheckedVip({.fall = 101})),
       "vips[0].backends[1].health_override.fall: 101 is outside [1, 100]");
   EXPECT_EQ(Problem(CheckedVip({.timeout = absl::ZeroDuration()})),
-            "vips[0].backends[1].health_override.timeout: 0 is not positive");
+            "vips[0].backends[1].health_override.timeout: 0 is not positive "
+            "(leave it unset to inherit)");
   EXPECT_EQ(Problem(CheckedVip({.jitter = absl::Seconds(-1)})),
             "vips[0].backends[1].health_override.jitter: -1s is negative");
 }
