@@ -1,27 +1,19 @@
 #include "tools/xlbctl/arguments.h"
 
-#include <arpa/inet.h>
-
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "lb/base/field_rules.h"
 
 namespace xlb::xlbctl {
 namespace {
 
-bool IsIpAddress(absl::string_view text) {
-  std::string copy(text);
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, copy.c_str(), buffer) == 1 ||
-         inet_pton(AF_INET6, copy.c_str(), buffer) == 1;
-}
-
 absl::Status VipSyntaxError(absl::string_view text, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(
-      "VIP \"", text, "\": ", why,
+      "VIP ", QuoteValue(text), ": ", why,
       " (expected ADDRESS:PORT[/tcp|/udp], e.g. 192.0.2.10:80/tcp or "
       "[2001:db8::10]:443/tcp)"));
 }
@@ -71,8 +63,11 @@ absl::StatusOr<v1::VipKey> ParseVipKey(absl::string_view text) {
     }
     port = rest.substr(colon + 1);
   }
-  if (!IsIpAddress(address)) {
-    return VipSyntaxError(text, "not an IPv4 or IPv6 address");
+  absl::StatusOr<AddressBytes> parsed = ParseAddressText(address);
+  if (!parsed.ok()) return VipSyntaxError(text, parsed.status().message());
+  if (absl::Status s = CheckUsableAddress(*parsed); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VIP ", QuoteValue(text), ": ", s.message()));
   }
   uint32_t port_number = 0;
   if (!absl::SimpleAtoi(port, &port_number) || port_number > 65535) {
@@ -90,9 +85,11 @@ std::string FormatVipKey(const v1::VipKey& key) {
 }
 
 absl::Status CheckAddress(absl::string_view what, absl::string_view address) {
-  if (IsIpAddress(address)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, " \"", address, "\": not an IPv4 or IPv6 address"));
+  absl::StatusOr<AddressBytes> parsed = ParseAddressText(address);
+  absl::Status status =
+      parsed.ok() ? CheckUsableAddress(*parsed) : parsed.status();
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", status.message()));
 }
 
 const std::vector<std::string>& ProtocolNames() {
@@ -117,7 +114,7 @@ absl::StatusOr<v1::Protocol> ParseProtocol(absl::string_view text) {
   if (lower == "tcp") return v1::PROTOCOL_TCP;
   if (lower == "udp") return v1::PROTOCOL_UDP;
   return absl::InvalidArgumentError(
-      absl::StrCat("protocol \"", text, "\": expected tcp or udp"));
+      absl::StrCat("protocol ", QuoteValue(text), ": expected tcp or udp"));
 }
 
 std::string ProtocolName(v1::Protocol protocol) {
@@ -135,7 +132,7 @@ absl::StatusOr<v1::HashMode> ParseHashMode(absl::string_view text) {
   if (text == "five-tuple") return v1::HASH_MODE_FIVE_TUPLE;
   if (text == "no-source-port") return v1::HASH_MODE_NO_SOURCE_PORT;
   return absl::InvalidArgumentError(absl::StrCat(
-      "--hash \"", text, "\": expected five-tuple or no-source-port"));
+      "--hash ", QuoteValue(text), ": expected five-tuple or no-source-port"));
 }
 
 std::string HashModeName(v1::HashMode mode) {
@@ -158,7 +155,7 @@ absl::StatusOr<v1::HealthCheckType> ParseHealthCheckType(
   if (text == "udp") return v1::HEALTH_CHECK_TYPE_UDP;
   if (text == "grpc") return v1::HEALTH_CHECK_TYPE_GRPC;
   return absl::InvalidArgumentError(absl::StrCat(
-      "--type \"", text, "\": expected tcp, http, https, udp or grpc"));
+      "--type ", QuoteValue(text), ": expected tcp, http, https, udp or grpc"));
 }
 
 std::string HealthCheckTypeName(v1::HealthCheckType type) {
@@ -209,8 +206,9 @@ absl::StatusOr<google::protobuf::Duration> ParseDuration(
   absl::Duration duration;
   if (!absl::ParseDuration(text, &duration) ||
       duration < absl::ZeroDuration() || duration == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " \"", text, "\": expected a duration such as 500ms, 5s, 1m"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", QuoteValue(text),
+                     ": expected a duration such as 500ms, 5s, 1m"));
   }
   google::protobuf::Duration proto;
   int64_t nanos = absl::ToInt64Nanoseconds(duration);

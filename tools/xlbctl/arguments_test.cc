@@ -1,5 +1,6 @@
 #include "tools/xlbctl/arguments.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace xlb::xlbctl {
@@ -52,6 +53,76 @@ TEST(ParseVipKeyTest, RejectsMalformedVipsNamingTheProblem) {
     EXPECT_NE(key.status().message().find(c.message_part), std::string::npos)
         << c.text << ": " << key.status();
   }
+}
+
+// Hostile text is refused by the agent's own rules (lb/base/field_rules.h),
+// naming the cause, and echoed escaped: never a raw NUL or escape sequence
+// on the operator's terminal.
+TEST(ParseVipKeyTest, RefusesHostileTextAndUnusableAddresses) {
+  struct Case {
+    std::string text;
+    std::string message_part;
+  } cases[] = {
+      {std::string("192.0.2.40\0junk:80", 18),
+       "VIP \"192.0.2.40\\x00junk:80\": \"192.0.2.40\\x00junk\" holds a NUL "
+       "byte at offset 10"},
+      {"192.0.2.4\xd9\xa0:80", "holds a non-ASCII byte (0xd9) at offset 9"},
+      {"\x1b[2J192.0.2.1:80", "holds a control character (0x1b) at offset 0"},
+      {"[2001:0db8:ffff:ffff:ffff:ffff:255.255.255.2555]:80",
+       "is 46 bytes; the longest IPv4 or IPv6 address is 45"},
+      {"127.0.0.1:80", "127.0.0.1 is a loopback address"},
+      {"0.0.0.0:80", "0.0.0.0 is the unspecified address"},
+      {"[ff02::1]:80", "ff02::1 is a multicast address"},
+      {"[::ffff:192.0.2.1]:80", "write it as 192.0.2.1"},
+  };
+  for (const Case& c : cases) {
+    auto key = ParseVipKey(c.text);
+    ASSERT_FALSE(key.ok()) << c.text;
+    EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(key.status().message(), ::testing::HasSubstr(c.message_part));
+    EXPECT_EQ(key.status().message().find_first_of(std::string("\0\x1b", 2)),
+              absl::string_view::npos);
+  }
+  auto longest =
+      ParseVipKey("[2001:0db8:ffff:ffff:ffff:ffff:255.255.255.255]:80");
+  EXPECT_TRUE(longest.ok()) << longest.status();
+}
+
+TEST(CheckAddressTest, AppliesTheAgentsAddressRules) {
+  EXPECT_TRUE(CheckAddress("backend", "198.51.100.99").ok());
+  EXPECT_TRUE(
+      CheckAddress("backend", "2001:0db8:ffff:ffff:ffff:ffff:255.255.255.255")
+          .ok());
+  struct Case {
+    std::string address;
+    std::string message;
+  } cases[] = {
+      {std::string("198.51.100.99\0evil", 18),
+       "backend: \"198.51.100.99\\x00evil\" holds a NUL byte at offset 13"},
+      {"198.51.100.9\n",
+       "backend: \"198.51.100.9\\n\" holds a control "
+       "character (0x0a) at offset 12"},
+      {"backend-1", "backend: \"backend-1\" is not an IPv4 or IPv6 address"},
+      {"::1", "backend: ::1 is the loopback address"},
+      {"255.255.255.255", "backend: 255.255.255.255 is the broadcast address"},
+      {"169.254.0.1", "backend: 169.254.0.1 is a link-local address"},
+  };
+  for (const Case& c : cases) {
+    absl::Status status = CheckAddress("backend", c.address);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), ::testing::HasSubstr(c.message));
+  }
+}
+
+TEST(ParseDurationTest, RefusesHostileTextEscaped) {
+  auto d = ParseDuration("--interval", std::string("5s\0", 3));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(),
+            "--interval \"5s\\x00\": expected a duration such as 500ms, 5s, "
+            "1m");
+  d = ParseDuration("--timeout", "5\xc2\xb5s");
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.status().message(), ::testing::HasSubstr("\"5\\xc2\\xb5s\""));
 }
 
 TEST(FormatVipKeyTest, RoundTripsThroughParse) {

@@ -141,13 +141,12 @@ absl::Status RunApply(Context& ctx, const ApplyArgs& args) {
   if (args.file == "-" && args.format.empty()) *format = FileFormat::kYaml;
   absl::StatusOr<std::string> text = ReadInput(args.file);
   if (!text.ok()) return text.status();
-  absl::StatusOr<ConfigDocument> document = ParseConfigDocument(
-      *text, *format, args.file == "-" ? "stdin" : args.file);
+  const std::string source = args.file == "-" ? "stdin" : args.file;
+  absl::StatusOr<ConfigDocument> document =
+      ParseConfigDocument(*text, *format, source);
   if (!document.ok()) return document.status();
-  if (document->is_single_vip) {
-    absl::Status key_ok =
-        CheckAddress("key.address", document->vip.key().address());
-    if (!key_ok.ok()) return key_ok;
+  if (absl::Status s = CheckDocumentAddresses(*document, source); !s.ok()) {
+    return s;
   }
   auto current =
       ctx.Call(&v1::LoadBalancer::Stub::GetConfig, v1::GetConfigRequest());

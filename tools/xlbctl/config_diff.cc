@@ -173,11 +173,12 @@ v1::Vip NormalizeVip(const v1::Vip& vip) {
     SetDurationIfUnset(hc->mutable_timeout(), 2);
     if (hc->rise() == 0) hc->set_rise(2);
     if (hc->fall() == 0) hc->set_fall(3);
-    // The HTTP defaults whatever the type: the agent may store them for
-    // every check, and they mean nothing to the other types.
-    if (hc->http_path().empty()) hc->set_http_path("/");
-    if (hc->http_expected_codes_size() == 0) {
-      hc->add_http_expected_codes(200);
+    if (hc->type() == v1::HEALTH_CHECK_TYPE_HTTP ||
+        hc->type() == v1::HEALTH_CHECK_TYPE_HTTPS) {
+      if (hc->http_path().empty()) hc->set_http_path("/");
+      if (hc->http_expected_codes_size() == 0) {
+        hc->add_http_expected_codes(200);
+      }
     }
     if (hc->jitter().seconds() == 0 && hc->jitter().nanos() == 0) {
       hc->clear_jitter();

@@ -33,9 +33,9 @@ TEST(DiffConfigsTest, DocumentedDefaultsAreNoChange) {
   a->mutable_settings()->set_ring_size(65537);
   a->add_backends()->set_weight(1);
   a->mutable_backends(0)->set_address("198.51.100.1");
-  // The agent may store the HTTP defaults on any check.
+  // The HTTP defaults, spelled out or left out, are the same check.
   v1::HealthCheck* stored = a->mutable_settings()->mutable_health_check();
-  stored->set_type(v1::HEALTH_CHECK_TYPE_TCP);
+  stored->set_type(v1::HEALTH_CHECK_TYPE_HTTP);
   stored->set_http_path("/");
   stored->add_http_expected_codes(200);
   stored->mutable_interval()->set_seconds(5);
@@ -43,7 +43,7 @@ TEST(DiffConfigsTest, DocumentedDefaultsAreNoChange) {
   *b = MakeVip("192.0.2.10", 80);
   b->add_backends()->set_address("198.51.100.1");
   b->mutable_settings()->mutable_health_check()->set_type(
-      v1::HEALTH_CHECK_TYPE_TCP);
+      v1::HEALTH_CHECK_TYPE_HTTP);
   EXPECT_TRUE(DiffConfigs(current, desired).empty())
       << DiffConfigs(current, desired).lines[0];
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "lb/base/field_rules.h"
 #include "tools/xlbctl/output.h"
 #include "yaml-cpp/yaml.h"
 
@@ -229,6 +230,38 @@ absl::Status ParseJsonInto(const std::string& json, absl::string_view source,
   return absl::OkStatus();
 }
 
+absl::Status CheckFileAddress(absl::string_view source, absl::string_view path,
+                              absl::string_view address) {
+  if (address.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", path, ": required"));
+  }
+  absl::StatusOr<AddressBytes> parsed = ParseAddressText(address);
+  absl::Status status =
+      parsed.ok() ? CheckUsableAddress(*parsed) : parsed.status();
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": ", path, ": ", status.message()));
+}
+
+absl::Status CheckVipAddresses(const v1::Vip& vip, absl::string_view source,
+                               absl::string_view prefix) {
+  if (absl::Status s = CheckFileAddress(
+          source, absl::StrCat(prefix, "key.address"), vip.key().address());
+      !s.ok()) {
+    return s;
+  }
+  for (int i = 0; i < vip.backends_size(); ++i) {
+    if (absl::Status s = CheckFileAddress(
+            source, absl::StrCat(prefix, "backends[", i, "].address"),
+            vip.backends(i).address());
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 void SetBlockStyle(YAML::Node node) {
   if (node.IsMap() || node.IsSequence()) {
     node.SetStyle(YAML::EmitterStyle::Block);
@@ -305,6 +338,20 @@ absl::StatusOr<ConfigDocument> ParseConfigDocument(absl::string_view text,
   absl::Status status = ParseJsonInto(json, source, target);
   if (!status.ok()) return status;
   return document;
+}
+
+absl::Status CheckDocumentAddresses(const ConfigDocument& document,
+                                    absl::string_view source) {
+  if (document.is_single_vip)
+    return CheckVipAddresses(document.vip, source, "");
+  for (int i = 0; i < document.config.vips_size(); ++i) {
+    if (absl::Status s = CheckVipAddresses(document.config.vips(i), source,
+                                           absl::StrCat("vips[", i, "]."));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> SerializeDocument(

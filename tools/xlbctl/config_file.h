@@ -36,6 +36,13 @@ absl::StatusOr<ConfigDocument> ParseConfigDocument(absl::string_view text,
                                                    FileFormat format,
                                                    absl::string_view source);
 
+// Checks every address in `document` (VIP keys and backends) locally, by
+// the agent's rules (lb/base/field_rules.h), so a file holding a NUL, a name or
+// a loopback address is refused before anything is read from or sent to the
+// agent. INVALID_ARGUMENT names `source` and the field's path.
+absl::Status CheckDocumentAddresses(const ConfigDocument& document,
+                                    absl::string_view source);
+
 // `message` in `format`, with the proto's field names and a final newline.
 absl::StatusOr<std::string> SerializeDocument(
     const google::protobuf::Message& message, FileFormat format);

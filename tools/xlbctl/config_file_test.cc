@@ -1,5 +1,6 @@
 #include "tools/xlbctl/config_file.h"
 
+#include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -79,6 +80,54 @@ TEST(ParseConfigDocumentTest, YamlSyntaxErrorGivesTheLine) {
   ASSERT_FALSE(doc.ok());
   EXPECT_NE(doc.status().message().find("line"), std::string::npos)
       << doc.status();
+}
+
+// Files can carry what a command line cannot (a NUL through a YAML "\0" or
+// a JSON "\u0000" escape): every address is checked by the agent's rules
+// before anything is sent, naming the file and the field.
+TEST(CheckDocumentAddressesTest, RefusesHostileAndUnusableAddresses) {
+  struct Case {
+    std::string text;
+    FileFormat format;
+    std::string message;
+  } cases[] = {
+      {"key: {address: \"192.0.2.40\\0junk\", port: 80}\n", FileFormat::kYaml,
+       "lb.yaml: key.address: \"192.0.2.40\\x00junk\" holds a NUL byte at "
+       "offset 10"},
+      {R"({"key": {"address": "192.0.2.40\u0000junk", "port": 80}})",
+       FileFormat::kJson,
+       "lb.yaml: key.address: \"192.0.2.40\\x00junk\" holds a NUL byte at "
+       "offset 10"},
+      {"vips:\n  - key: {address: 192.0.2.1, port: 80}\n    backends:\n"
+       "      - address: 198.51.100.1\n"
+       "      - address: \"198.51.100.99\\0evil\"\n",
+       FileFormat::kYaml,
+       "lb.yaml: vips[0].backends[1].address: \"198.51.100.99\\x00evil\" "
+       "holds a NUL byte at offset 13"},
+      {"vips:\n  - key: {address: 192.0.2.1, port: 80}\n"
+       "  - key: {address: \"192.0.2.\\u0661\", port: 80}\n",
+       FileFormat::kYaml,
+       "lb.yaml: vips[1].key.address: \"192.0.2.\\xd9\\xa1\" holds a "
+       "non-ASCII byte (0xd9) at offset 8"},
+      {"vips:\n  - key: {address: 192.0.2.1, port: 80}\n    backends:\n"
+       "      - {address: 127.0.0.1}\n",
+       FileFormat::kYaml,
+       "lb.yaml: vips[0].backends[0].address: 127.0.0.1 is a loopback "
+       "address"},
+      {"vips:\n  - key: {address: 192.0.2.1, port: 80}\n    backends:\n"
+       "      - {weight: 2}\n",
+       FileFormat::kYaml, "lb.yaml: vips[0].backends[0].address: required"},
+  };
+  for (const Case& c : cases) {
+    auto doc = ParseConfigDocument(c.text, c.format, "lb.yaml");
+    ASSERT_TRUE(doc.ok()) << doc.status();
+    absl::Status status = CheckDocumentAddresses(*doc, "lb.yaml");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), ::testing::HasSubstr(c.message)) << c.text;
+  }
+  auto good = ParseConfigDocument(kYaml, FileFormat::kYaml, "lb.yaml");
+  ASSERT_TRUE(good.ok());
+  EXPECT_TRUE(CheckDocumentAddresses(*good, "lb.yaml").ok());
 }
 
 TEST(SerializeDocumentTest, YamlAndJsonRoundTrip) {
