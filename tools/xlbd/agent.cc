@@ -12,6 +12,7 @@
 #include "api/service.h"
 #include "lb/agent/controller.h"
 #include "lb/agent/health_sync.h"
+#include "lb/base/field_rules.h"
 #include "lb/base/log.h"
 #include "lb/base/private_dir.h"
 #include "lb/model/model.h"
@@ -34,14 +35,22 @@ absl::StatusOr<Prefix> ParsePrefix(const std::string& text, bool v6,
   std::vector<std::string> parts = absl::StrSplit(text, '/');
   const uint32_t max = v6 ? 128 : 32;
   Prefix prefix{.length = max};
+  const std::string example = absl::StrCat(
+      " (e.g. ", v6 ? "2001:db8::10/128" : "198.51.100.10/32", ")");
   absl::StatusOr<IpAddress> address = IpAddress::Parse(parts[0]);
-  if (parts.size() > 2 || !address.ok() || address->is_v4() == v6 ||
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": ", address.status().message(), example));
+  }
+  if (parts.size() > 2 || address->is_v4() == v6 ||
       (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &prefix.length) ||
                              prefix.length > max || prefix.length == 0))) {
     return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": \"", text, "\" is not an ", v6 ? "IPv6" : "IPv4",
-                     " address or prefix (e.g. ",
-                     v6 ? "2001:db8::10/128" : "198.51.100.10/32", ")"));
+        absl::StrCat(flag, ": ", QuoteValue(text), " is not an ",
+                     v6 ? "IPv6" : "IPv4", " address or prefix", example));
+  }
+  if (absl::Status s = CheckUsableAddress(address->bytes()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
   }
   prefix.address = *address;
   return prefix;
@@ -52,6 +61,12 @@ absl::StatusOr<Prefix> ParsePrefix(const std::string& text, bool v6,
 absl::Status ValidateAgentOptions(const AgentOptions& o) {
   if (absl::Status s = api::ValidateListenerOptions(o.listeners); !s.ok()) {
     return s;
+  }
+  if (!o.interface.empty()) {
+    if (absl::Status s = CheckInterfaceName(o.interface); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--interface: ", s.message()));
+    }
   }
   if (!o.source_v4.empty()) {
     if (auto p = ParsePrefix(o.source_v4, false, "--source-v4"); !p.ok()) {

@@ -1,5 +1,6 @@
 #include "tools/xlbd/host_network.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/xlbd/agent.h"
 
@@ -55,6 +56,45 @@ TEST(AgentOptionsTest, SourcePrefixesAreChecked) {
   EXPECT_EQ(config->src_v6_prefix_len, 128);
   EXPECT_EQ(config->tcp_idle_timeout_ns, 300'000'000'000u);
   EXPECT_EQ(config->udp_idle_timeout_ns, 30'000'000'000u);
+}
+
+TEST(AgentOptionsTest, SourcesAndInterfaceFollowTheFieldRules) {
+  struct Case {
+    std::string interface;
+    std::string source_v4;
+    std::string source_v6;
+    std::string message;
+  } cases[] = {
+      {"eth0", "127.0.0.1/32", "",
+       "--source-v4: 127.0.0.1 is a loopback "
+       "address"},
+      {"eth0", "0.0.0.0", "", "--source-v4: 0.0.0.0 is the unspecified"},
+      {"eth0", "", "ff02::1", "--source-v6: ff02::1 is a multicast address"},
+      {"eth0", "198.51.100.1\n", "",
+       "--source-v4: \"198.51.100.1\\n\" holds a control character (0x0a) "
+       "at offset 12"},
+      // A longer name would be cut to 15 bytes by the kernel's interfaces,
+      // naming another interface.
+      {"eth0123456789abc", "198.51.100.1", "",
+       "--interface: \"eth0123456789abc\" is 16 bytes, over the limit of 15"},
+      {"eth0/../lo", "198.51.100.1", "",
+       "--interface: \"eth0/../lo\" holds '/' at offset 4"},
+  };
+  for (const Case& c : cases) {
+    AgentOptions o;
+    o.listeners.unix_socket = "/tmp/x.sock";
+    o.interface = c.interface;
+    o.source_v4 = c.source_v4;
+    o.source_v6 = c.source_v6;
+    absl::Status status = ValidateAgentOptions(o);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), ::testing::HasSubstr(c.message));
+  }
+  AgentOptions o;
+  o.listeners.unix_socket = "/tmp/x.sock";
+  o.interface = "eth0123456789ab";
+  o.source_v4 = "198.51.100.1";
+  EXPECT_TRUE(ValidateAgentOptions(o).ok());
 }
 
 TEST(AgentOptionsTest, AttachingNeedsAnOuterSource) {

@@ -12,6 +12,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lb/base/field_rules.h"
 #include "lb/base/log.h"
 #include "lb/dataplane/dataplane.h"
 #include "tools/xlbd/agent.h"
@@ -158,6 +159,12 @@ int main(int argc, char** argv) {
   o.interface = absl::GetFlag(FLAGS_interface);
   o.bpffs_dir = absl::GetFlag(FLAGS_bpffs_dir);
   if (absl::GetFlag(FLAGS_remove)) {
+    if (!o.interface.empty()) {
+      if (absl::Status s = xlb::CheckInterfaceName(o.interface); !s.ok()) {
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("--interface: ", s.message())));
+      }
+    }
     if (absl::Status s = xlb::Dataplane::Remove(o.bpffs_dir, o.interface);
         !s.ok()) {
       return Fail(s);
