@@ -2,6 +2,7 @@
 // validation and the unreachable-agent path, which need no agent.
 #include "tools/xlbctl/app.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -100,6 +101,22 @@ TEST(AppTest, MalformedValuesExitWithFourBeforeContactingTheAgent) {
   r = RunXlbctl({"--server", "no-port-here", "status"});
   EXPECT_EQ(r.code, kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("--server"));
+}
+
+// A file can carry a NUL where a command line cannot: config apply refuses
+// it before contacting the agent, and prints it escaped.
+TEST(AppTest, ConfigApplyRefusesAHostileFileBeforeContactingTheAgent) {
+  const std::string path = ::testing::TempDir() + "/xlbctl-hostile.yaml";
+  std::ofstream(path) << "vips:\n  - key: {address: 192.0.2.1, port: 80}\n"
+                         "    backends:\n"
+                         "      - address: \"198.51.100.99\\0\\e[2J\"\n";
+  Result r = RunXlbctl({"--server", kNoAgent, "config", "apply", "-f", path});
+  std::remove(path.c_str());
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("vips[0].backends[0].address: "
+                               "\"198.51.100.99\\x00\\x1b[2J\" holds a NUL "
+                               "byte at offset 13"));
+  EXPECT_EQ(r.err.find_first_of(std::string("\0\x1b", 2)), std::string::npos);
 }
 
 TEST(AppTest, UnreachableAgentExitsWithFiveAndSaysWhere) {

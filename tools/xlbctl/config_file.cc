@@ -284,7 +284,7 @@ absl::StatusOr<FileFormat> ParseFileFormat(absl::string_view name) {
   if (name == "yaml" || name == "yml") return FileFormat::kYaml;
   if (name == "json") return FileFormat::kJson;
   return absl::InvalidArgumentError(
-      absl::StrCat("--format \"", name, "\": expected yaml or json"));
+      absl::StrCat("--format ", QuoteValue(name), ": expected yaml or json"));
 }
 
 absl::StatusOr<std::string> YamlToJson(absl::string_view yaml,

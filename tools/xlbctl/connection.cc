@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "api/server.h"
+#include "lb/base/field_rules.h"
 
 namespace xlb::xlbctl {
 namespace {
@@ -45,8 +46,8 @@ absl::StatusOr<std::string> ResolveTarget(const std::string& server) {
       !absl::SimpleAtoi(absl::string_view(server).substr(colon + 1), &port) ||
       port == 0 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--server: \"", server,
-        "\" is neither a Unix socket (unix:PATH or /PATH) nor HOST:PORT"));
+        "--server: ", QuoteValue(server),
+        " is neither a Unix socket (unix:PATH or /PATH) nor HOST:PORT"));
   }
   return server;
 }

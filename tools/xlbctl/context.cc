@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "lb/base/field_rules.h"
 
 namespace xlb::xlbctl {
 
@@ -12,8 +13,9 @@ absl::StatusOr<Connection*> Context::Connect() {
     absl::Duration deadline;
     if (!absl::ParseDuration(timeout, &deadline) ||
         deadline <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--timeout \"", timeout, "\": expected a duration such as 10s"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--timeout ", QuoteValue(timeout),
+                       ": expected a duration such as 10s"));
     }
     ConnectionOptions options = connection;
     options.timeout = deadline;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lb/base/field_rules.h"
 #include "tools/xlbctl/arguments.h"
 #include "tools/xlbctl/context.h"
 #include "tools/xlbctl/stats_rates.h"
@@ -129,8 +130,9 @@ absl::Status RunStats(Context& ctx, const StatsArgs& args) {
   absl::Duration interval;
   if (!absl::ParseDuration(args.interval, &interval) ||
       interval < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--interval \"", args.interval, "\": expected a duration such as 1s"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--interval ", QuoteValue(args.interval),
+                     ": expected a duration such as 1s"));
   }
   if (args.watch && interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--watch needs an --interval above 0");
