@@ -7,6 +7,7 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -38,6 +39,10 @@ class IpAddress {
   std::string ToString() const;
 
   auto operator<=>(const IpAddress&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const IpAddress& a) {
+    return H::combine(std::move(h), a.family_, a.bytes_);
+  }
 
  private:
   uint8_t family_ = 0;

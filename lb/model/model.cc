@@ -51,14 +51,6 @@ Membership ComputeMembership(const VipConfig& vip,
   return m;
 }
 
-// UP beats DRAINING beats DOWN: the entry serves the VIP that needs most.
-BackendState Best(BackendState a, BackendState b) {
-  auto rank = [](BackendState s) {
-    return s == BackendState::kUp ? 2 : s == BackendState::kDraining ? 1 : 0;
-  };
-  return rank(a) >= rank(b) ? a : b;
-}
-
 absl::Status NoVip(const std::string& field, const VipKey& key) {
   return absl::NotFoundError(absl::StrCat(field, ": no VIP ", key.ToString()));
 }
@@ -68,7 +60,9 @@ absl::Status NoVip(const std::string& field, const VipKey& key) {
 Balancer::Balancer(DataplaneMaps* maps, std::vector<uint32_t> generations)
     : maps_(maps),
       limits_(maps->limits()),
-      generation_high_water_(std::move(generations)) {}
+      generation_high_water_(std::move(generations)) {
+  state_.live = IndexBitmap(limits_.max_backends);
+}
 
 absl::StatusOr<std::unique_ptr<Balancer>> Balancer::Create(
     DataplaneMaps* maps) {
@@ -88,7 +82,9 @@ absl::StatusOr<std::unique_ptr<Balancer>> Balancer::Create(
   if (!adopted.ok()) return adopted.status();
   std::unique_ptr<Balancer> balancer(
       new Balancer(maps, std::move(generations)));
-  balancer->state_.retired = std::move(retired);
+  for (const auto& [index, generation] : retired) {
+    balancer->state_.retired[index] = generation;
+  }
   balancer->adopted_ = *std::move(adopted);
   return balancer;
 }
@@ -105,17 +101,51 @@ absl::Status Balancer::Restore(const Snapshot& snapshot) {
   State restored = snapshot.state;
   // Indexes handed out since the snapshot go back to unused, keeping the
   // generation they were given.
-  for (const auto& [address, slot] : state_.backends) {
-    bool held = restored.retired.contains(slot.index);
-    for (const auto& [a, s] : restored.backends) held |= s.index == slot.index;
-    if (!held) restored.retired[slot.index] = slot.generation;
-  }
+  ForEachDifference(
+      state_.backends, restored.backends,
+      [&](const IpAddress&, const BackendSlot* now, const BackendSlot* then) {
+        if (now == nullptr || (then != nullptr && then->index == now->index)) {
+          return;
+        }
+        if (!restored.live.contains(now->index) &&
+            !restored.retired.contains(now->index)) {
+          restored.retired[now->index] = now->generation;
+        }
+      });
   if (absl::Status s = WriteChanges(state_, restored); !s.ok()) return s;
   state_ = std::move(restored);
   return absl::OkStatus();
 }
 
-absl::Status Balancer::Apply(const ChangeSet& changes) {
+Balancer::VipState& Balancer::MutableVip(State& state, const VipKey& key) {
+  std::shared_ptr<VipState>& vip = state.vips[key];
+  if (vip == nullptr) {
+    vip = std::make_shared<VipState>();
+  } else if (vip.use_count() > 1) {
+    vip = std::make_shared<VipState>(*vip);
+  }
+  return *vip;
+}
+
+std::vector<VipKey> Balancer::TouchedVips(const State& a, const State& b) {
+  std::vector<VipKey> touched;
+  auto x = a.vips.begin(), y = b.vips.begin();
+  while (x != a.vips.end() || y != b.vips.end()) {
+    if (y == b.vips.end() || (x != a.vips.end() && x->first < y->first)) {
+      touched.push_back((x++)->first);
+    } else if (x == a.vips.end() || y->first < x->first) {
+      touched.push_back((y++)->first);
+    } else {
+      if (x->second != y->second) touched.push_back(x->first);
+      ++x;
+      ++y;
+    }
+  }
+  return touched;
+}
+
+absl::Status Balancer::Apply(const ChangeSet& changes,
+                             std::vector<VipKey>* changed_vips) {
   if (needs_resync_) {
     if (absl::Status s = Resync(); !s.ok()) {
       return absl::UnavailableError(absl::StrCat(
@@ -138,31 +168,59 @@ absl::Status Balancer::Apply(const ChangeSet& changes) {
       return s;
     }
   }
-  if (absl::Status s = CheckLimits(next); !s.ok()) return s;
-  if (absl::Status s = AssignIndexes(next); !s.ok()) return s;
-  ComputeRings(next);
-
-  bool config_changed = next.vips.size() != state_.vips.size();
-  for (auto a = next.vips.begin(), b = state_.vips.begin();
-       !config_changed && a != next.vips.end(); ++a, ++b) {
-    config_changed = a->second.config != b->second.config;
+  const std::vector<VipKey> touched = TouchedVips(state_, next);
+  const std::map<IpAddress, int> refcounts = RefcountChanges(next, touched);
+  if (absl::Status s = CheckLimits(next, touched, refcounts); !s.ok()) {
+    return s;
   }
-  if (config_changed) ++next.generation;
+  if (absl::Status s = AssignIndexes(next, touched, refcounts); !s.ok()) {
+    return s;
+  }
+  ComputeRings(next, touched);
+
+  std::vector<VipKey> changed;
+  for (const VipKey& key : touched) {
+    auto a = state_.vips.find(key);
+    auto b = next.vips.find(key);
+    if (a == state_.vips.end() || b == next.vips.end() ||
+        a->second->config != b->second->config) {
+      changed.push_back(key);
+    }
+  }
+  if (!changed.empty()) ++next.generation;
 
   if (absl::Status s = WriteChanges(state_, next); !s.ok()) return s;
   state_ = std::move(next);
   adopted_.reset();  // the maps now hold exactly what the model implies
+  if (changed_vips != nullptr) *changed_vips = std::move(changed);
   return absl::OkStatus();
 }
 
-absl::Status Balancer::CheckLimits(const State& next) const {
-  std::set<IpAddress> echo_addresses;
-  std::set<IpAddress> backends;
-  for (const auto& [key, vip] : next.vips) {
-    if (vip.config.settings.echo_reply) echo_addresses.insert(key.address);
-    for (const BackendConfig& backend : vip.config.backends) {
-      backends.insert(backend.address);
+std::map<IpAddress, int> Balancer::RefcountChanges(
+    const State& next, const std::vector<VipKey>& touched) const {
+  std::map<IpAddress, int> changes;
+  for (const VipKey& key : touched) {
+    if (auto it = state_.vips.find(key); it != state_.vips.end()) {
+      for (const BackendConfig& b : it->second->config.backends) {
+        --changes[b.address];
+      }
     }
+    if (auto it = next.vips.find(key); it != next.vips.end()) {
+      for (const BackendConfig& b : it->second->config.backends) {
+        ++changes[b.address];
+      }
+    }
+  }
+  std::erase_if(changes, [](const auto& entry) { return entry.second == 0; });
+  return changes;
+}
+
+absl::Status Balancer::CheckLimits(
+    const State& next, const std::vector<VipKey>& touched,
+    const std::map<IpAddress, int>& refcounts) const {
+  std::set<IpAddress> echo_addresses;
+  for (const auto& [key, vip] : next.vips) {
+    if (vip->config.settings.echo_reply) echo_addresses.insert(key.address);
   }
   const size_t vip_entries = next.vips.size() + echo_addresses.size();
   if (vip_entries > limits_.max_vips) {
@@ -171,10 +229,13 @@ absl::Status Balancer::CheckLimits(const State& next) const {
         " echo-reply addresses need ", vip_entries,
         " vips map entries; the data plane's max_vips is ", limits_.max_vips));
   }
-  for (const auto& [key, vip] : next.vips) {
-    const uint32_t ring_size = vip.config.settings.ring_size;
+  for (const VipKey& key : touched) {
+    auto it = next.vips.find(key);
+    if (it == next.vips.end()) continue;
+    const VipConfig& config = it->second->config;
+    const uint32_t ring_size = config.settings.ring_size;
     const size_t weighted =
-        std::count_if(vip.config.backends.begin(), vip.config.backends.end(),
+        std::count_if(config.backends.begin(), config.backends.end(),
                       [](const BackendConfig& b) { return b.weight > 0; });
     if (weighted > ring_size) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -182,9 +243,18 @@ absl::Status Balancer::CheckLimits(const State& next) const {
           " backends with weight > 0 exceed ring_size ", ring_size));
     }
   }
-  if (backends.size() + 1 > limits_.max_backends) {
+  size_t backends = state_.backends.size();
+  for (const auto& [address, change] : refcounts) {
+    const BackendSlot* slot = state_.backends.Find(address);
+    if (slot == nullptr) {
+      ++backends;
+    } else if (static_cast<int64_t>(slot->refcount) + change == 0) {
+      --backends;
+    }
+  }
+  if (backends + 1 > limits_.max_backends) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("backends: ", backends.size(),
+        absl::StrCat("backends: ", backends,
                      " distinct backend addresses exceed the data plane's ",
                      limits_.max_backends - 1, " (max_backends ",
                      limits_.max_backends, ", index 0 reserved)"));
@@ -192,51 +262,60 @@ absl::Status Balancer::CheckLimits(const State& next) const {
   return absl::OkStatus();
 }
 
-absl::Status Balancer::AssignIndexes(State& next) {
+absl::Status Balancer::AssignIndexes(
+    State& next, const std::vector<VipKey>& touched,
+    const std::map<IpAddress, int>& refcounts) {
   // Indexes in use before the change stay taken until it is written, so a
   // packet never finds a freed index holding a different backend.
-  std::vector<bool> taken(limits_.max_backends, false);
-  taken[XLB_NO_BACKEND] = true;
-  for (const auto& [address, slot] : state_.backends) taken[slot.index] = true;
+  IndexBitmap taken = state_.live;
+  taken.insert(XLB_NO_BACKEND);
   // Adoption: entries an earlier agent left stay taken too; their addresses
   // get their old index and generation back below.
   std::map<IpAddress, uint32_t> adoptable;
   if (adopted_ != nullptr) {
     adoptable = adopted_->index_of;
-    for (const auto& [address, index] : adoptable) taken[index] = true;
+    for (const auto& [address, index] : adoptable) taken.insert(index);
   }
 
-  std::map<IpAddress, BackendSlot> backends;
-  for (const auto& [key, vip] : next.vips) {
-    for (const BackendConfig& backend : vip.config.backends) {
-      ++backends[backend.address].refcount;
-    }
-  }
-  next.retired = state_.retired;
-  for (const auto& [address, slot] : state_.backends) {
-    auto it = backends.find(address);
-    if (it == backends.end()) {
-      next.retired[slot.index] = slot.generation;
+  std::vector<IpAddress> fresh;  // addresses no VIP used before, sorted
+  for (const auto& [address, change] : refcounts) {
+    const BackendSlot* old = state_.backends.Find(address);
+    if (old == nullptr) {
+      next.backends[address].refcount = change;
+      fresh.push_back(address);
+    } else if (static_cast<int64_t>(old->refcount) + change == 0) {
+      next.retired[old->index] = old->generation;
+      next.live.erase(old->index);
+      next.backends.Erase(address);
     } else {
-      it->second.index = slot.index;
-      it->second.generation = slot.generation;
+      next.backends[address].refcount = old->refcount + change;
     }
   }
-  for (auto& [address, slot] : backends) {
+  auto give = [&](const IpAddress& address, uint32_t index,
+                  uint32_t generation) {
+    BackendSlot& slot = next.backends[address];
+    slot.index = index;
+    slot.generation = generation;
+    next.live.insert(index);
+    next.retired.Erase(index);
+  };
+  std::vector<IpAddress> unassigned;
+  for (const IpAddress& address : fresh) {
     auto it = adoptable.find(address);
-    if (slot.index != 0 || it == adoptable.end()) continue;
-    slot.index = it->second;
-    slot.generation = adopted_->view.backends.at(it->second).generation;
-    next.retired.erase(slot.index);
+    if (it == adoptable.end()) {
+      unassigned.push_back(address);
+      continue;
+    }
+    give(address, it->second,
+         adopted_->view.backends.at(it->second).generation);
     adoptable.erase(it);
   }
   for (const auto& [address, index] : adoptable) {
     next.retired[index] = adopted_->view.backends.at(index).generation;
   }
   uint32_t candidate = 1;
-  for (auto& [address, slot] : backends) {
-    if (slot.index != 0) continue;
-    while (candidate < taken.size() && taken[candidate]) ++candidate;
+  for (const IpAddress& address : unassigned) {
+    candidate = taken.FirstAbsent(candidate);
     if (candidate >= taken.size()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "backends: no free index for ", address.ToString(), "; all ",
@@ -244,15 +323,12 @@ absl::Status Balancer::AssignIndexes(State& next) {
           " are taken (indexes freed by a change set are reusable from the "
           "next one)"));
     }
-    taken[candidate] = true;
-    slot.index = candidate;
-    slot.generation = ++generation_high_water_[candidate];
-    next.retired.erase(candidate);
+    taken.insert(candidate);
+    give(address, candidate, ++generation_high_water_[candidate]);
   }
-  next.backends = std::move(backends);
 
   std::vector<bool> vip_taken(limits_.max_vips, false);
-  for (const auto& [key, vip] : state_.vips) vip_taken[vip.index] = true;
+  for (const auto& [key, vip] : state_.vips) vip_taken[vip->index] = true;
   std::set<uint32_t> adoptable_vips;
   if (adopted_ != nullptr) {
     for (uint32_t index : adopted_->view.vip_indexes) {
@@ -260,8 +336,10 @@ absl::Status Balancer::AssignIndexes(State& next) {
     }
     adoptable_vips = adopted_->view.vip_indexes;
   }
-  std::vector<VipState*> unassigned;
-  for (auto& [key, vip] : next.vips) {
+  std::vector<VipState*> unassigned_vips;
+  for (const VipKey& key : touched) {
+    if (!next.vips.contains(key)) continue;
+    VipState& vip = MutableVip(next, key);
     auto old = state_.vips.find(key);
     std::optional<xlb_vip_value> left;
     if (adopted_ != nullptr) {
@@ -273,19 +351,19 @@ absl::Status Balancer::AssignIndexes(State& next) {
       auto it = adopted_->view.vips.find(abi);
       if (it != adopted_->view.vips.end()) left = it->second;
     }
-    if (old != state_.vips.end() && old->second.config.settings.ring_size ==
+    if (old != state_.vips.end() && old->second->config.settings.ring_size ==
                                         vip.config.settings.ring_size) {
-      vip.index = old->second.index;
+      vip.index = old->second->index;
     } else if (old == state_.vips.end() && left.has_value() &&
                left->ring_size == vip.config.settings.ring_size &&
                adoptable_vips.erase(left->index) > 0) {
       vip.index = left->index;  // adopted: keeps its ring and counters
     } else {
-      unassigned.push_back(&vip);
+      unassigned_vips.push_back(&vip);
     }
   }
   uint32_t vip_candidate = 0;
-  for (VipState* vip : unassigned) {
+  for (VipState* vip : unassigned_vips) {
     while (vip_candidate < vip_taken.size() && vip_taken[vip_candidate]) {
       ++vip_candidate;
     }
@@ -301,22 +379,51 @@ absl::Status Balancer::AssignIndexes(State& next) {
   return absl::OkStatus();
 }
 
-void Balancer::ComputeRings(State& next) const {
-  for (auto& [address, slot] : next.backends) slot.state = BackendState::kDown;
-  for (auto& [key, vip] : next.vips) {
+void Balancer::ComputeRings(State& next,
+                            const std::vector<VipKey>& touched) const {
+  // Each address's count of VIPs where it is UP and DRAINING: the touched
+  // VIPs' old memberships out, their new ones in.
+  std::map<IpAddress, std::pair<int, int>> counts;
+  auto count = [&](const VipState& vip, int sign) {
+    const Membership m = ComputeMembership(vip.config, vip.healthy);
+    for (size_t i = 0; i < vip.config.backends.size(); ++i) {
+      auto& [up, draining] = counts[vip.config.backends[i].address];
+      up += sign * (m.states[i] == BackendState::kUp);
+      draining += sign * (m.states[i] == BackendState::kDraining);
+    }
+  };
+  for (const VipKey& key : touched) {
+    if (auto it = state_.vips.find(key); it != state_.vips.end()) {
+      count(*it->second, -1);
+    }
+    if (auto it = next.vips.find(key); it != next.vips.end()) {
+      count(*it->second, +1);
+    }
+  }
+  for (const auto& [address, change] : counts) {
+    if (change == std::pair(0, 0) || !next.backends.contains(address)) continue;
+    BackendSlot& slot = next.backends[address];
+    slot.up_in += change.first;
+    slot.draining_in += change.second;
+    slot.state = slot.up_in > 0         ? BackendState::kUp
+                 : slot.draining_in > 0 ? BackendState::kDraining
+                                        : BackendState::kDown;
+  }
+
+  for (const VipKey& key : touched) {
+    if (!next.vips.contains(key)) continue;
+    VipState& vip = MutableVip(next, key);
     const Membership m = ComputeMembership(vip.config, vip.healthy);
     vip.fail_open = m.fail_open;
     RingInputs inputs{.size = vip.config.settings.ring_size,
                       .seed = vip.config.settings.maglev_seed};
     for (size_t i = 0; i < vip.config.backends.size(); ++i) {
       const BackendConfig& backend = vip.config.backends[i];
-      BackendSlot& slot = next.backends.at(backend.address);
-      slot.state = Best(slot.state, m.states[i]);
       if (m.in_ring[i]) {
         inputs.members.push_back(
             MaglevBackend{.key = backend.address.IdentityBytes(),
                           .weight = backend.weight,
-                          .index = slot.index});
+                          .index = next.backends.Find(backend.address)->index});
       }
     }
     std::sort(inputs.members.begin(), inputs.members.end(),
@@ -347,8 +454,14 @@ absl::StatusOr<std::vector<uint32_t>> Balancer::RingInputs::Build() const {
 
 BalancerConfig Balancer::desired_config() const {
   BalancerConfig config;
-  for (const auto& [key, vip] : state_.vips) config.vips.push_back(vip.config);
+  for (const auto& [key, vip] : state_.vips) config.vips.push_back(vip->config);
   return config;
+}
+
+absl::StatusOr<VipConfig> Balancer::GetVipConfig(const VipKey& key) const {
+  auto it = state_.vips.find(key);
+  if (it == state_.vips.end()) return NoVip("key", key);
+  return it->second->config;
 }
 
 VipStatus Balancer::StatusOf(const VipState& vip) const {
@@ -362,7 +475,7 @@ VipStatus Balancer::StatusOf(const VipState& vip) const {
     const IpAddress& address = vip.config.backends[i].address;
     status.backends.push_back(
         VipBackendStatus{.address = address,
-                         .index = state_.backends.at(address).index,
+                         .index = state_.backends.Find(address)->index,
                          .healthy = vip.healthy.at(address),
                          .in_ring = m.in_ring[i],
                          .state = m.states[i]});
@@ -373,35 +486,38 @@ VipStatus Balancer::StatusOf(const VipState& vip) const {
 absl::StatusOr<VipStatus> Balancer::GetVipStatus(const VipKey& key) const {
   auto it = state_.vips.find(key);
   if (it == state_.vips.end()) return NoVip("key", key);
-  return StatusOf(it->second);
+  return StatusOf(*it->second);
 }
 
 std::vector<VipStatus> Balancer::ListVipStatus() const {
   std::vector<VipStatus> all;
-  for (const auto& [key, vip] : state_.vips) all.push_back(StatusOf(vip));
+  for (const auto& [key, vip] : state_.vips) all.push_back(StatusOf(*vip));
   return all;
 }
 
 absl::StatusOr<BackendStatus> Balancer::GetBackendStatus(
     const IpAddress& address) const {
-  auto it = state_.backends.find(address);
-  if (it == state_.backends.end()) {
+  const BackendSlot* slot = state_.backends.Find(address);
+  if (slot == nullptr) {
     return absl::NotFoundError(absl::StrCat("address: ", address.ToString(),
                                             " is a backend of no VIP"));
   }
-  const BackendSlot& slot = it->second;
   return BackendStatus{.address = address,
-                       .index = slot.index,
-                       .generation = slot.generation,
-                       .refcount = slot.refcount,
-                       .state = slot.state};
+                       .index = slot->index,
+                       .generation = slot->generation,
+                       .refcount = slot->refcount,
+                       .state = slot->state};
 }
 
 std::vector<BackendStatus> Balancer::ListBackendStatus() const {
   std::vector<BackendStatus> all;
-  for (const auto& [address, slot] : state_.backends) {
+  state_.backends.ForEach([&](const IpAddress& address, const BackendSlot&) {
     all.push_back(*GetBackendStatus(address));
-  }
+  });
+  std::sort(all.begin(), all.end(),
+            [](const BackendStatus& a, const BackendStatus& b) {
+              return a.address < b.address;
+            });
   return all;
 }
 
@@ -420,7 +536,7 @@ absl::StatusOr<std::optional<PredictedBackend>> Balancer::PredictBackend(
     return absl::NotFoundError(
         absl::StrCat("flow: no VIP for ", key.ToString()));
   }
-  const VipState& vip = it->second;
+  const VipState& vip = *it->second;
   if (vip.ring == nullptr) return std::nullopt;
   absl::StatusOr<std::vector<uint32_t>> ring = vip.ring->Build();
   if (!ring.ok()) return ring.status();
@@ -429,12 +545,14 @@ absl::StatusOr<std::optional<PredictedBackend>> Balancer::PredictBackend(
   const uint32_t slot = xlb_ring_slot(
       xlb_flow_hash(&flow, flow_hash_seed, with_src_port), ring->size());
   const uint32_t index = (*ring)[slot];
-  for (const auto& [address, backend] : state_.backends) {
-    if (backend.index == index) {
-      return PredictedBackend{.index = index, .address = address};
-    }
-  }
-  return std::nullopt;  // an empty slot: the data plane drops too
+  std::optional<PredictedBackend> predicted;  // none: the data plane drops too
+  state_.backends.ForEach(
+      [&](const IpAddress& address, const BackendSlot& backend) {
+        if (backend.index == index) {
+          predicted = PredictedBackend{.index = index, .address = address};
+        }
+      });
+  return predicted;
 }
 
 }  // namespace xlb

@@ -34,6 +34,10 @@
 //   ring: a table is built when it must be written and dropped once written
 //   (BuildMaglevTable is deterministic, so rollback and Restore rebuild the
 //   previous one). With 100 VIPs at M = 65537 that saves 26 MB.
+// - A change set costs what it touches, not what the model holds: a state's
+//   copy shares the VIPs and backend entries it does not change (copy on
+//   write), and validation, index assignment, ring inputs and map writes
+//   look only at the VIPs the change set touched and their addresses.
 // - Limits come from DataplaneLimits: VIPs plus echo entries (one per address
 //   with an echo-answering VIP) fit in max_vips; distinct backend addresses in
 //   max_backends - 1; ring sizes in max_ring_size. Exceeding one is
@@ -53,6 +57,7 @@
 #include "absl/status/statusor.h"
 #include "lb/dataplane/dataplane_maps.h"
 #include "lb/maglev/maglev.h"
+#include "lb/model/cow_map.h"
 #include "lb/model/model_config.h"
 #include "xlb_abi.h"
 
@@ -177,13 +182,18 @@ class Balancer {
 
   // Validates the whole change set, then writes the maps. On any error the
   // model and the maps are as they were (see Resync for the exception).
-  absl::Status Apply(const ChangeSet& changes);
+  // Costs what the change set touches, not what the model holds. On success
+  // `changed_vips` (when given) gets the keys of the VIPs whose
+  // configuration it created, changed or deleted, sorted.
+  absl::Status Apply(const ChangeSet& changes,
+                     std::vector<VipKey>* changed_vips = nullptr);
 
   // Rewrites every entry the model implies. Apply calls it first after a
   // rollback could not complete (rollback writes failing too).
   absl::Status Resync();
 
-  // The model's whole state, to return to with Restore.
+  // The model's whole state, to return to with Restore. Cheap: it shares
+  // what later changes do not touch.
   struct Snapshot;
   std::shared_ptr<const Snapshot> TakeSnapshot() const;
   // Writes the maps back to `snapshot`'s contents and makes it the model's
@@ -197,6 +207,7 @@ class Balancer {
   // Incremented by every Apply that changes the desired configuration.
   uint64_t generation() const { return state_.generation; }
   BalancerConfig desired_config() const;  // VIPs sorted by key
+  absl::StatusOr<VipConfig> GetVipConfig(const VipKey& key) const;
   absl::StatusOr<VipStatus> GetVipStatus(const VipKey& key) const;
   std::vector<VipStatus> ListVipStatus() const;
   absl::StatusOr<BackendStatus> GetBackendStatus(
@@ -238,31 +249,60 @@ class Balancer {
   struct BackendSlot {
     uint32_t index = 0;
     uint32_t generation = 0;
-    uint32_t refcount = 0;
+    uint32_t refcount = 0;  // VIPs using the address
+    // VIPs where it is UP, and DRAINING: `state` is the best of them.
+    uint32_t up_in = 0;
+    uint32_t draining_in = 0;
     BackendState state = BackendState::kDown;
+
+    bool operator==(const BackendSlot&) const = default;
   };
+  // Copies share what neither changes (VIP states, map shards), so a change
+  // set copies only what it touches.
   struct State {
     uint64_t generation = 0;
-    std::map<VipKey, VipState> vips;
-    std::map<IpAddress, BackendSlot> backends;
+    // Never written while shared: see MutableVip.
+    std::map<VipKey, std::shared_ptr<VipState>> vips;
+    CowMap<IpAddress, BackendSlot> backends;
     // Freed backend indexes -> generation of their last holder, as the
     // backends map keeps it (state XLB_BACKEND_UNUSED).
-    std::map<uint32_t, uint32_t> retired;
+    CowMap<uint32_t, uint32_t> retired;
+    IndexBitmap live;  // the indexes `backends` holds
   };
+  // What one write of the maps covers: the VIPs and the backend entries
+  // that differ between two states (see Scope in model_maps.cc).
+  struct Scope;
   struct MapsView;  // the entries a State implies (model_maps.cc)
   struct Adoption;  // what the maps held at Create (model_maps.cc)
 
   Balancer(DataplaneMaps* maps, std::vector<uint32_t> generations);
 
+  // `key`'s state in `state`, to write: created when absent, copied first
+  // when another state shares it.
+  static VipState& MutableVip(State& state, const VipKey& key);
+  // Keys of the VIPs whose states differ (are not shared) between `a` and
+  // `b`, sorted.
+  static std::vector<VipKey> TouchedVips(const State& a, const State& b);
+
   absl::Status ApplyOperation(const Operation& op, const std::string& path,
                               State& next) const;
   absl::Status ApplyReplaceVip(const VipConfig& vip, State& next) const;
-  absl::Status CheckLimits(const State& next) const;
-  absl::Status AssignIndexes(State& next);
+  // The passes below look at the VIPs in `touched` only (and the addresses
+  // they use): the others are the same in `state_` and `next`.
+  // Net change of each address's refcount; addresses that keep theirs are
+  // left out.
+  std::map<IpAddress, int> RefcountChanges(
+      const State& next, const std::vector<VipKey>& touched) const;
+  absl::Status CheckLimits(const State& next,
+                           const std::vector<VipKey>& touched,
+                           const std::map<IpAddress, int>& refcounts) const;
+  absl::Status AssignIndexes(State& next, const std::vector<VipKey>& touched,
+                             const std::map<IpAddress, int>& refcounts);
   // Backend states and each VIP's ring inputs (no tables: WriteChanges
   // builds those it writes).
-  void ComputeRings(State& next) const;
-  static MapsView ViewOf(const State& state);
+  void ComputeRings(State& next, const std::vector<VipKey>& touched) const;
+  // The entries `state` implies, all of them or those `scope` covers.
+  static MapsView ViewOf(const State& state, const Scope* scope = nullptr);
   // Writes what differs between the two states' views; on a failed write,
   // undoes the writes made so far (needs_resync_ if that fails too). Fills
   // in the ring digests of `to`.

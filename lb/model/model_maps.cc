@@ -122,23 +122,31 @@ class MapWriter {
 
 }  // namespace
 
-Balancer::MapsView Balancer::ViewOf(const State& state) {
+// The VIPs and backend entries that differ between two states; everything
+// else implies the same map entries in both.
+struct Balancer::Scope {
+  std::vector<VipKey> vips;          // their entries, rings, echo entries
+  std::vector<IpAddress> addresses;  // their backends entries
+  std::vector<uint32_t> retired;     // these backends entries, if retired
+};
+
+Balancer::MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
   MapsView view;
-  for (const auto& [index, generation] : state.retired) {
+  auto add_retired = [&](uint32_t index, uint32_t generation) {
     xlb_backend entry{};
     entry.state = XLB_BACKEND_UNUSED;
     entry.generation = generation;
     view.backends[index] = entry;
-  }
-  for (const auto& [address, slot] : state.backends) {
+  };
+  auto add_backend = [&](const IpAddress& address, const BackendSlot& slot) {
     xlb_backend entry{};
     address.ToAbi(entry.addr);
     entry.family = address.family();
     entry.state = static_cast<uint8_t>(slot.state);
     entry.generation = slot.generation;
     view.backends[slot.index] = entry;
-  }
-  for (const auto& [key, vip] : state.vips) {
+  };
+  auto add_vip = [&](const VipKey& key, const VipState& vip) {
     const VipSettings& settings = vip.config.settings;
     xlb_vip_value value{};
     value.index = vip.index;
@@ -153,25 +161,72 @@ Balancer::MapsView Balancer::ViewOf(const State& state) {
     if (vip.ring != nullptr) {
       view.rings[vip.index] = {.inputs = vip.ring, .digest = vip.ring_digest};
     }
-    if (settings.echo_reply) {
-      // One echo entry per address; it counts against the VIP with the
-      // smallest key among those answering echo there (std::map order).
+  };
+  // One echo entry per address answering echo; it counts against the VIP
+  // with the smallest key among those answering there.
+  auto add_echo = [&](const IpAddress& address) {
+    for (auto it = state.vips.lower_bound(VipKey{.address = address});
+         it != state.vips.end() && it->first.address == address; ++it) {
+      if (!it->second->config.settings.echo_reply) continue;
       const uint8_t icmp =
-          key.address.is_v4() ? uint8_t{IPPROTO_ICMP} : uint8_t{IPPROTO_ICMPV6};
-      const xlb_vip_key echo = AbiKey(key.address, 0, icmp);
+          address.is_v4() ? uint8_t{IPPROTO_ICMP} : uint8_t{IPPROTO_ICMPV6};
       xlb_vip_value echo_value{};
-      echo_value.index = vip.index;
+      echo_value.index = it->second->index;
       echo_value.flags = XLB_VIP_F_ECHO;
-      view.vips.emplace(echo, echo_value);
+      view.vips.emplace(AbiKey(address, 0, icmp), echo_value);
+      return;
     }
+  };
+
+  if (scope == nullptr) {
+    state.retired.ForEach(add_retired);
+    state.backends.ForEach(add_backend);
+    for (const auto& [key, vip] : state.vips) {
+      add_vip(key, *vip);
+      if (vip->config.settings.echo_reply) add_echo(key.address);
+    }
+    return view;
+  }
+  for (uint32_t index : scope->retired) {
+    if (const uint32_t* generation = state.retired.Find(index)) {
+      add_retired(index, *generation);
+    }
+  }
+  for (const IpAddress& address : scope->addresses) {
+    if (const BackendSlot* slot = state.backends.Find(address)) {
+      add_backend(address, *slot);
+    }
+  }
+  for (const VipKey& key : scope->vips) {
+    if (auto it = state.vips.find(key); it != state.vips.end()) {
+      add_vip(key, *it->second);
+    }
+    add_echo(key.address);
   }
   return view;
 }
 
 absl::Status Balancer::WriteChanges(const State& from, State& to) {
-  // Right after adoption the maps hold what an earlier agent wrote.
-  const MapsView before = adopted_ != nullptr ? adopted_->view : ViewOf(from);
-  const MapsView after = ViewOf(to);
+  // Right after adoption the maps hold what an earlier agent wrote, and
+  // everything is compared with that; otherwise only what differs between
+  // the states is.
+  std::optional<Scope> scope;
+  if (adopted_ == nullptr) {
+    scope.emplace();
+    scope->vips = TouchedVips(from, to);
+    ForEachDifference(
+        from.backends, to.backends,
+        [&](const IpAddress& address, const BackendSlot*, const BackendSlot*) {
+          scope->addresses.push_back(address);
+        });
+    ForEachDifference(from.retired, to.retired,
+                      [&](uint32_t index, const uint32_t*, const uint32_t*) {
+                        scope->retired.push_back(index);
+                      });
+  }
+  const MapsView before =
+      scope.has_value() ? ViewOf(from, &*scope) : adopted_->view;
+  const MapsView after = ViewOf(to, scope.has_value() ? &*scope : nullptr);
   MapWriter writer(maps_);
   // How an undo gets back the ring `before` has at `index`: a model state's
   // is rebuilt; an adopted one is read before it is overwritten (the model
@@ -289,10 +344,17 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
     return absl::OkStatus();
   }();
   if (status.ok()) {
-    for (auto& [key, vip] : to.vips) {
-      auto digest = digests.find(vip.index);
-      if (vip.ring != nullptr && digest != digests.end()) {
-        vip.ring_digest = digest->second;
+    std::vector<VipKey> all;
+    if (!scope.has_value()) {
+      for (const auto& [key, vip] : to.vips) all.push_back(key);
+    }
+    for (const VipKey& key : scope.has_value() ? scope->vips : all) {
+      auto it = to.vips.find(key);
+      if (it == to.vips.end() || it->second->ring == nullptr) continue;
+      auto digest = digests.find(it->second->index);
+      if (digest != digests.end() &&
+          it->second->ring_digest != digest->second) {
+        MutableVip(to, key).ring_digest = digest->second;
       }
     }
     // Established packets skip the VIP lookup (their entry names the VIP

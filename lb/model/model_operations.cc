@@ -39,10 +39,9 @@ absl::Status Balancer::ApplyOperation(const Operation& op,
   auto find = [&](const VipKey& vip, const IpAddress& address,
                   VipState*& vip_state,
                   BackendConfig*& backend) -> absl::Status {
-    auto it = next.vips.find(vip);
-    if (it == next.vips.end()) return NoVip(path + ".vip", vip);
-    vip_state = &it->second;
-    backend = FindBackend(it->second.config, address);
+    if (!next.vips.contains(vip)) return NoVip(path + ".vip", vip);
+    vip_state = &MutableVip(next, vip);
+    backend = FindBackend(vip_state->config, address);
     if (backend == nullptr) {
       return absl::NotFoundError(
           absl::StrCat(path, ".address: ", address.ToString(),
@@ -78,7 +77,7 @@ absl::Status Balancer::ApplyOperation(const Operation& op,
             }
             auto it = next.vips.find(o.key);
             if (it == next.vips.end()) return NoVip(path + ".key", o.key);
-            VipConfig config = it->second.config;
+            VipConfig config = it->second->config;
             config.settings = o.settings;
             // The new check must suit the backends' overrides.
             if (HasHealthCheck(config)) {
@@ -103,29 +102,32 @@ absl::Status Balancer::ApplyOperation(const Operation& op,
           [&](const AddBackendOp& o) -> absl::Status {
             auto it = next.vips.find(o.vip);
             if (it == next.vips.end()) return NoVip(path + ".vip", o.vip);
+            const VipConfig& config = it->second->config;
             if (absl::Status s =
                     ValidateBackend(o.backend, o.vip, path + ".backend");
                 !s.ok()) {
               return s;
             }
             if (o.backend.health_override.has_value() &&
-                HasHealthCheck(it->second.config)) {
-              if (absl::Status s = ValidateHealthOverride(
-                      *o.backend.health_override,
-                      &*it->second.config.settings.health_check,
-                      path + ".backend.health_override");
+                HasHealthCheck(config)) {
+              if (absl::Status s =
+                      ValidateHealthOverride(*o.backend.health_override,
+                                             &*config.settings.health_check,
+                                             path + ".backend.health_override");
                   !s.ok()) {
                 return s;
               }
             }
-            if (FindBackend(it->second.config, o.backend.address) != nullptr) {
-              return absl::AlreadyExistsError(absl::StrCat(
-                  path, ".backend.address: ", o.backend.address.ToString(),
-                  " is already a backend of ", o.vip.ToString()));
+            for (const BackendConfig& b : config.backends) {
+              if (b.address == o.backend.address) {
+                return absl::AlreadyExistsError(absl::StrCat(
+                    path, ".backend.address: ", o.backend.address.ToString(),
+                    " is already a backend of ", o.vip.ToString()));
+              }
             }
-            it->second.config.backends.push_back(o.backend);
-            it->second.healthy[o.backend.address] =
-                !HasHealthCheck(it->second.config);
+            VipState& state = MutableVip(next, o.vip);
+            state.config.backends.push_back(o.backend);
+            state.healthy[o.backend.address] = !HasHealthCheck(state.config);
             return absl::OkStatus();
           },
           [&](const RemoveBackendOp& o) -> absl::Status {
@@ -204,7 +206,7 @@ absl::Status Balancer::ApplyOperation(const Operation& op,
 
 absl::Status Balancer::ApplyReplaceVip(const VipConfig& config,
                                        State& next) const {
-  VipState& vip = next.vips[config.key];  // created when absent
+  VipState& vip = MutableVip(next, config.key);  // created when absent
   const bool checked = HasHealthCheck(config);
   std::map<IpAddress, bool> healthy;
   for (const BackendConfig& backend : config.backends) {
