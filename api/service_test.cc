@@ -5,12 +5,14 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "api/testing/api_fixture.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -263,6 +265,106 @@ TEST_F(ServiceTest, RestartKeepsHealthOverridesAndHttpsVerify) {
   EXPECT_EQ(stored.backends(1).health_override().port(), 8443u);
   ASSERT_TRUE(harness_->Restart().ok());
   EXPECT_TRUE(Equal(GetConfig(), before));
+}
+
+// The journal's last record (docs/state.md: after the header, records of
+// <length> <~length> <SHA-256> <payload>).
+v1::StateChange LastJournalRecord(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  const std::string journal = s.str();
+  size_t offset = kJournalHeader.size();
+  std::string payload;
+  while (offset + 40 <= journal.size()) {
+    uint32_t length = 0;
+    std::memcpy(&length, journal.data() + offset, 4);
+    payload = journal.substr(offset + 40, length);
+    offset += 40 + length;
+  }
+  v1::StateChange change;
+  EXPECT_TRUE(change.ParseFromString(payload));
+  return change;
+}
+
+TEST_F(ServiceTest, AChangeIsJournaledAsTheVipsItChanged) {
+  ASSERT_TRUE(CreateVip(Vip(web_, {"198.51.100.1"})).ok());
+  ASSERT_TRUE(CreateVip(Vip(dns_, {"198.51.100.2"})).ok());
+  ASSERT_TRUE(UpdateBackends({Add(web_, "198.51.100.3")}).ok());
+  const std::string journal = harness_->state_path() + ".journal";
+  v1::StateChange change = LastJournalRecord(journal);
+  EXPECT_EQ(change.generation(), 3u);
+  ASSERT_EQ(change.vips_size(), 1);
+  EXPECT_TRUE(Equal(change.vips(0), GetConfig().config().vips(0)));
+  EXPECT_EQ(change.deleted_vips_size(), 0);
+
+  grpc::ClientContext context;
+  v1::DeleteVipRequest request;
+  *request.mutable_key() = dns_;
+  v1::DeleteVipResponse response;
+  ASSERT_TRUE(stub().DeleteVip(&context, request, &response).ok());
+  change = LastJournalRecord(journal);
+  EXPECT_EQ(change.generation(), 4u);
+  EXPECT_EQ(change.vips_size(), 0);
+  ASSERT_EQ(change.deleted_vips_size(), 1);
+  EXPECT_TRUE(Equal(change.deleted_vips(0), dns_));
+}
+
+TEST_F(ServiceTest, RestartRestoresTheLastAcknowledgedState) {
+  // A journal bound this small compacts every few changes.
+  ApiHarness::Options options;
+  options.state_file.min_journal_bytes = 1;
+  auto harness = ApiHarness::Start(options);
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  harness_ = *std::move(harness);
+  const std::string journal = harness_->state_path() + ".journal";
+  ASSERT_TRUE(CreateVip(Vip(web_)).ok());
+  bool restarted_with_records = false;
+  for (int round = 0; round < 6; ++round) {
+    // Changes of every kind: VIPs created and deleted, backends added.
+    for (int i = 0; i < 3; ++i) {
+      const std::string a = absl::StrCat("198.51.100.", 10 + round * 3 + i);
+      ASSERT_TRUE(
+          CreateVip(Vip(Key("192.0.2.3", 1000 + round * 3 + i), {a.c_str()}))
+              .ok());
+      ASSERT_TRUE(UpdateBackends({Add(web_, a)}).ok());
+    }
+    for (int i = 0; i < 2; ++i) {
+      grpc::ClientContext context;
+      v1::DeleteVipRequest request;
+      *request.mutable_key() = Key("192.0.2.3", 1000 + round * 3 + i);
+      v1::DeleteVipResponse response;
+      ASSERT_TRUE(stub().DeleteVip(&context, request, &response).ok());
+    }
+    const v1::GetConfigResponse before = GetConfig();
+    restarted_with_records |=
+        std::filesystem::file_size(journal) > kJournalHeader.size();
+    ASSERT_TRUE(harness_->Restart().ok()) << "round " << round;
+    EXPECT_TRUE(Equal(GetConfig(), before)) << "round " << round;
+  }
+  EXPECT_TRUE(restarted_with_records);
+  EXPECT_TRUE(std::filesystem::exists(harness_->state_path() + ".prev"));
+}
+
+TEST_F(ServiceTest, StateFileOfThePreviousFormatLoads) {
+  harness_->Stop();
+  std::filesystem::copy_file(XLB_STATE_V1_PATH, harness_->state_path());
+  ASSERT_TRUE(harness_->Restart().ok());
+  v1::GetConfigResponse config = GetConfig();
+  EXPECT_EQ(config.generation(), 12u);
+  ASSERT_EQ(config.config().vips_size(), 2);
+  const v1::Vip& web = config.config().vips(0);
+  EXPECT_EQ(web.key().address(), "192.0.2.1");
+  EXPECT_EQ(web.settings().health_check().http_path(), "/healthz");
+  ASSERT_EQ(web.backends_size(), 2);
+  EXPECT_TRUE(web.backends(1).drained());
+  EXPECT_EQ(config.config().vips(1).key().address(), "2001:db8::1");
+
+  ASSERT_TRUE(UpdateBackends({Add(web_, "198.51.100.3")}).ok());
+  config = GetConfig();
+  EXPECT_EQ(config.generation(), 13u);
+  ASSERT_TRUE(harness_->Restart().ok());
+  EXPECT_TRUE(Equal(GetConfig(), config));
 }
 
 TEST_F(ServiceTest, CorruptStateFileRefusesToStart) {

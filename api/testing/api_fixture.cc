@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<ApiHarness>> ApiHarness::Start(Options options) {
 }
 
 absl::Status ApiHarness::StartAgent() {
-  state_file_ = std::make_unique<StateFile>(state_path_);
+  state_file_ = std::make_unique<StateFile>(state_path_, options_.state_file);
   absl::StatusOr<std::unique_ptr<Balancer>> balancer = Balancer::Create(&maps_);
   if (!balancer.ok()) return balancer.status();
   balancer_ = *std::move(balancer);

@@ -27,6 +27,7 @@ class ApiHarness {
                            .max_ring_size = 65537,
                            .max_conns = 1024};
     bool persist = true;
+    StateFileOptions state_file;
     size_t event_capacity = 4096;
   };
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start(Options options);

@@ -82,38 +82,32 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
   return controller;
 }
 
-absl::Status Controller::Persist(uint64_t generation) {
-  if (options_.state_file == nullptr) return absl::OkStatus();
-  v1::PersistedState state;
-  state.set_generation(generation);
-  *state.mutable_config() = ConfigToProto(balancer_->desired_config());
-  TimeToProto(absl::Now(), state.mutable_saved_at());
-  state.set_writer_version(options_.version);
-  return options_.state_file->Save(state);
-}
-
-namespace {
-
-// Keys of the VIPs that differ between two configurations (both sorted).
-std::vector<VipKey> ChangedVips(const BalancerConfig& a,
-                                const BalancerConfig& b) {
-  std::vector<VipKey> changed;
-  auto x = a.vips.begin(), y = b.vips.begin();
-  while (x != a.vips.end() || y != b.vips.end()) {
-    if (y == b.vips.end() || (x != a.vips.end() && x->key < y->key)) {
-      changed.push_back((x++)->key);
-    } else if (x == a.vips.end() || y->key < x->key) {
-      changed.push_back((y++)->key);
+absl::Status Controller::Persist(uint64_t generation,
+                                 const std::vector<VipKey>& changed_vips) {
+  StateFile* file = options_.state_file;
+  if (file == nullptr) return absl::OkStatus();
+  if (file->needs_snapshot()) {
+    v1::PersistedState state;
+    state.set_generation(generation);
+    *state.mutable_config() = ConfigToProto(balancer_->desired_config());
+    TimeToProto(absl::Now(), state.mutable_saved_at());
+    state.set_writer_version(options_.version);
+    return file->Save(state);
+  }
+  // Only what changed: the VIPs the change set created, changed or deleted.
+  v1::StateChange change;
+  change.set_generation(generation);
+  for (const VipKey& key : changed_vips) {
+    absl::StatusOr<VipConfig> vip = balancer_->GetVipConfig(key);
+    if (vip.ok()) {
+      *change.add_vips() = VipToProto(*vip);
     } else {
-      if (!(*x == *y)) changed.push_back(x->key);
-      ++x;
-      ++y;
+      *change.add_deleted_vips() = VipKeyToProto(key);
     }
   }
-  return changed;
+  TimeToProto(absl::Now(), change.mutable_saved_at());
+  return file->Append(change);
 }
-
-}  // namespace
 
 absl::StatusOr<uint64_t> Controller::Change(const ChangeSet& changes,
                                             absl::string_view method) {
@@ -137,14 +131,16 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
   const std::shared_ptr<const Balancer::Snapshot> before =
       balancer_->TakeSnapshot();
   const uint64_t model_generation = balancer_->generation();
-  const BalancerConfig config_before = balancer_->desired_config();
   ChangeSet unconditional = changes;
   unconditional.expected_generation.reset();
-  if (absl::Status s = balancer_->Apply(unconditional); !s.ok()) return s;
+  std::vector<VipKey> vips;
+  if (absl::Status s = balancer_->Apply(unconditional, &vips); !s.ok()) {
+    return s;
+  }
   if (balancer_->generation() == model_generation) return generation_;
 
   const uint64_t next = generation_ + 1;
-  if (absl::Status saved = Persist(next); !saved.ok()) {
+  if (absl::Status saved = Persist(next, vips); !saved.ok()) {
     absl::Status restored = balancer_->Restore(*before);
     LogError("state", "persisting the desired state failed; rolling back",
              {{"error", saved.message()},
@@ -165,8 +161,6 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
   v1::ConfigChanged* config_changed = event.mutable_config_changed();
   config_changed->set_generation(next);
   config_changed->set_method(std::string(method));
-  const std::vector<VipKey> vips =
-      ChangedVips(config_before, balancer_->desired_config());
   for (const VipKey& key : vips) {
     *config_changed->add_vips() = VipKeyToProto(key);
   }

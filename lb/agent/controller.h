@@ -31,7 +31,7 @@ namespace xlb::agent {
 
 struct ControllerOptions {
   // Where the desired state is persisted; null keeps it in memory only.
-  const StateFile* state_file = nullptr;
+  StateFile* state_file = nullptr;
   size_t event_capacity = 4096;
   absl::Time start_time = absl::Now();
   std::string version;  // written into the state file
@@ -103,7 +103,12 @@ class Controller {
  private:
   Controller(Balancer* balancer, ControllerOptions options);
 
-  absl::Status Persist(uint64_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes the change to `generation` durable: the VIPs in `changed_vips`
+  // (created, changed or deleted), or the whole state when the state file
+  // asks for a snapshot.
+  absl::Status Persist(uint64_t generation,
+                       const std::vector<VipKey>& changed_vips)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Change without the hook; `changed` tells whether the generation moved.
   absl::StatusOr<uint64_t> ChangeLocked(const ChangeSet& changes,
                                         absl::string_view method,

@@ -28,11 +28,12 @@ ABSL_FLAG(std::string, bpffs_dir, "/sys/fs/bpf/xlb",
           "found there are adopted, so restarts and upgrades are hitless. "
           "Created with mode 0700; refused when others can write it.");
 ABSL_FLAG(std::string, state_file, "/var/lib/xlb/state",
-          "Desired-state file, rewritten atomically on every acknowledged "
-          "change (the previous copy is kept as <file>.prev). Missing: first "
-          "start, empty configuration. Corrupt: xlbd refuses to start. Its "
-          "directory is created with mode 0700; refused when others can "
-          "write it.");
+          "Desired-state file: a snapshot, plus <file>.journal where every "
+          "acknowledged change is appended and fsync'd; the snapshot is "
+          "rewritten atomically when the journal outgrows it (the previous "
+          "one is kept as <file>.prev). Missing: first start, empty "
+          "configuration. Corrupt: xlbd refuses to start. Its directory is "
+          "created with mode 0700; refused when others can write it.");
 ABSL_FLAG(std::string, listen_unix, xlb::api::kDefaultUnixSocket,
           "Unix socket of the gRPC API (mode 0600, owned by root; its "
           "directory 0750, refused when others can write it). Empty: none.");
