@@ -90,7 +90,8 @@ TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   auto sync = agent::HealthSync::Start(&harness->controller(),
                                        health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
-  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+  harness->controller().SetConfigChangeHook(
+      [&](const std::vector<VipKey>& vips) { (*sync)->Sync(vips); });
 
   Listener listener;
   v1::Vip vip = Vip(Key("192.0.2.1", listener.port()), {kBackend});
@@ -146,6 +147,68 @@ TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   harness->controller().SetConfigChangeHook(nullptr);
 }
 
+// Sync(vips) looks at the VIPs named only, in whatever order concurrent
+// changes call it, even when one VIP takes over another's index.
+TEST_F(HealthSyncTest, SyncOfTheChangedVipsKeepsEveryTargetRight) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  auto harness = *ApiHarness::Start();
+  auto sync = agent::HealthSync::Start(&harness->controller(),
+                                       health::ProbeMode::kDirect);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  // Addresses of the namespace where nothing listens on these ports: every
+  // probe is refused.
+  ASSERT_TRUE(netns_->Exec("ip addr add 198.51.100.2/32 dev lo"));
+  const v1::VipKey a = Key("192.0.2.1", 1001), b = Key("192.0.2.1", 1002);
+  const VipKey key_a{.address = *IpAddress::Parse("192.0.2.1"), .port = 1001};
+  const VipKey key_b{.address = *IpAddress::Parse("192.0.2.1"), .port = 1002};
+  for (const auto& [key, backends] :
+       {std::pair(a, std::vector<const char*>{kBackend, "198.51.100.2"}),
+        std::pair(b, std::vector<const char*>{kBackend})}) {
+    v1::Vip vip = Vip(key);
+    for (const char* backend : backends)
+      vip.add_backends()->set_address(backend);
+    vip.mutable_settings()->mutable_health_check()->set_type(
+        v1::HEALTH_CHECK_TYPE_TCP);
+    grpc::ClientContext context;
+    v1::CreateVipRequest request;
+    *request.mutable_vip() = vip;
+    v1::CreateVipResponse response;
+    ASSERT_TRUE(harness->stub().CreateVip(&context, request, &response).ok());
+  }
+  (*sync)->Sync({key_a, key_b});
+  EXPECT_EQ((*sync)->target_count(), 3u);
+  (*sync)->Sync({});
+  EXPECT_EQ((*sync)->target_count(), 3u);
+
+  // B goes; A changes ring size and moves to B's VIP index, so its target
+  // for the backend they share has the id B's had. Synced A first, then B.
+  const uint32_t index_b = harness->controller().GetVipStatus(key_b)->index;
+  grpc::ClientContext del_context;
+  v1::DeleteVipRequest del;
+  *del.mutable_key() = b;
+  v1::DeleteVipResponse del_response;
+  ASSERT_TRUE(harness->stub().DeleteVip(&del_context, del, &del_response).ok());
+  grpc::ClientContext update_context;
+  v1::UpdateVipRequest update;
+  *update.mutable_key() = a;
+  update.mutable_settings()->set_ring_size(1021);
+  update.mutable_settings()->mutable_health_check()->set_type(
+      v1::HEALTH_CHECK_TYPE_TCP);
+  v1::UpdateVipResponse update_response;
+  ASSERT_TRUE(harness->stub()
+                  .UpdateVip(&update_context, update, &update_response)
+                  .ok());
+  ASSERT_EQ(harness->controller().GetVipStatus(key_a)->index, index_b);
+  (*sync)->Sync({key_a});
+  (*sync)->Sync({key_b});
+  EXPECT_EQ((*sync)->target_count(), 2u);
+  // Both are probed, as A's.
+  ASSERT_TRUE(Eventually([&] { return (*sync)->probe_counts().size() == 2; }));
+  for (const agent::HealthSync::ProbeCounts& p : (*sync)->probe_counts()) {
+    EXPECT_EQ(p.vip, key_a);
+  }
+}
+
 // A checked VIP's health check made fast: TCP, 100 ms, rise and fall 1.
 v1::HealthCheck* FastCheck(v1::Vip& vip, v1::HealthCheckType type) {
   v1::HealthCheck* hc = vip.mutable_settings()->mutable_health_check();
@@ -171,7 +234,8 @@ TEST_F(HealthSyncTest, BackendOverridePortIsTheOneProbed) {
   auto sync = agent::HealthSync::Start(&harness->controller(),
                                        health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
-  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+  harness->controller().SetConfigChangeHook(
+      [&](const std::vector<VipKey>& vips) { (*sync)->Sync(vips); });
 
   Listener open;
   Listener closed;
@@ -204,7 +268,8 @@ TEST_F(HealthSyncTest, AddingACheckKeepsBackendsUpUntilFallFailures) {
   auto sync = agent::HealthSync::Start(&harness->controller(),
                                        health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
-  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+  harness->controller().SetConfigChangeHook(
+      [&](const std::vector<VipKey>& vips) { (*sync)->Sync(vips); });
 
   Listener closed;
   closed.Close();  // every probe is refused
@@ -252,7 +317,8 @@ TEST_F(HealthSyncTest, HttpsVerifyRefusesASelfSignedBackend) {
   auto sync = agent::HealthSync::Start(&harness->controller(),
                                        health::ProbeMode::kDirect);
   ASSERT_TRUE(sync.ok()) << sync.status();
-  harness->controller().SetConfigChangeHook([&] { (*sync)->Sync(); });
+  harness->controller().SetConfigChangeHook(
+      [&](const std::vector<VipKey>& vips) { (*sync)->Sync(vips); });
 
   v1::Vip vip = Vip(Key("192.0.2.1", server.port()), {kBackend});
   v1::HealthCheck* hc = FastCheck(vip, v1::HEALTH_CHECK_TYPE_HTTPS);

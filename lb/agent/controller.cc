@@ -111,15 +111,15 @@ absl::Status Controller::Persist(uint64_t generation,
 
 absl::StatusOr<uint64_t> Controller::Change(const ChangeSet& changes,
                                             absl::string_view method) {
-  bool changed = false;
+  std::vector<VipKey> changed;
   absl::StatusOr<uint64_t> generation = ChangeLocked(changes, method, changed);
-  if (changed && config_change_hook_) config_change_hook_();
+  if (!changed.empty() && config_change_hook_) config_change_hook_(changed);
   return generation;
 }
 
-absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
-                                                  absl::string_view method,
-                                                  bool& changed) {
+absl::StatusOr<uint64_t> Controller::ChangeLocked(
+    const ChangeSet& changes, absl::string_view method,
+    std::vector<VipKey>& changed_vips) {
   absl::MutexLock lock(&mu_);
   if (changes.expected_generation.has_value() &&
       *changes.expected_generation != generation_) {
@@ -156,7 +156,6 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
         saved.message()));
   }
   generation_ = next;
-  changed = true;
   v1::Event event;
   v1::ConfigChanged* config_changed = event.mutable_config_changed();
   config_changed->set_generation(next);
@@ -167,6 +166,7 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(const ChangeSet& changes,
   events_.Append(std::move(event));
   LogInfo("api", "configuration changed",
           {{"generation", next}, {"method", method}, {"vips", vips.size()}});
+  changed_vips = std::move(vips);
   return next;
 }
 
@@ -237,6 +237,16 @@ Controller::ConfigSnapshot Controller::GetConfig() const {
 uint64_t Controller::generation() const {
   absl::MutexLock lock(&mu_);
   return generation_;
+}
+
+absl::StatusOr<VipConfig> Controller::GetVipConfig(const VipKey& key) const {
+  absl::MutexLock lock(&mu_);
+  return balancer_->GetVipConfig(key);
+}
+
+absl::StatusOr<VipStatus> Controller::GetVipStatus(const VipKey& key) const {
+  absl::MutexLock lock(&mu_);
+  return balancer_->GetVipStatus(key);
 }
 
 std::vector<VipStatus> Controller::ListVipStatus() const {

@@ -71,10 +71,11 @@ class Controller {
   absl::StatusOr<uint64_t> Change(const ChangeSet& changes,
                                   absl::string_view method);
 
-  // Called after every change of the configuration, outside the lock (the
-  // health checker's targets follow the configuration through it). Set
-  // before serving.
-  void SetConfigChangeHook(std::function<void()> hook) {
+  // Called after every change of the configuration, outside the lock, with
+  // the keys of the VIPs whose configuration changed (the health checker's
+  // targets follow the configuration through it). Set before serving.
+  void SetConfigChangeHook(
+      std::function<void(const std::vector<VipKey>& vips)> hook) {
     config_change_hook_ = std::move(hook);
   }
 
@@ -94,6 +95,8 @@ class Controller {
   };
   ConfigSnapshot GetConfig() const;
   uint64_t generation() const;
+  absl::StatusOr<VipConfig> GetVipConfig(const VipKey& key) const;
+  absl::StatusOr<VipStatus> GetVipStatus(const VipKey& key) const;
   std::vector<VipStatus> ListVipStatus() const;
   std::vector<BackendStatus> ListBackendStatus() const;
   DataplaneLimits limits() const { return limits_; }
@@ -109,10 +112,11 @@ class Controller {
   absl::Status Persist(uint64_t generation,
                        const std::vector<VipKey>& changed_vips)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Change without the hook; `changed` tells whether the generation moved.
+  // Change without the hook; `changed_vips` gets the VIPs whose
+  // configuration changed (none: the generation did not move).
   absl::StatusOr<uint64_t> ChangeLocked(const ChangeSet& changes,
                                         absl::string_view method,
-                                        bool& changed);
+                                        std::vector<VipKey>& changed_vips);
 
   Balancer* const balancer_;
   const ControllerOptions options_;
@@ -123,7 +127,7 @@ class Controller {
   std::map<std::tuple<VipKey, IpAddress, bool>, uint64_t> transitions_
       ABSL_GUARDED_BY(mu_);
   EventLog events_;
-  std::function<void()> config_change_hook_;
+  std::function<void(const std::vector<VipKey>&)> config_change_hook_;
 };
 
 }  // namespace xlb::agent

@@ -50,9 +50,9 @@ void HealthSync::ApplyTransitions() {
     if (stopping_) return;
     const health::HealthTransition t = queue_.front();
     queue_.pop_front();
-    auto it = targets_->find(t.id);
-    if (it == targets_->end()) continue;  // target removed meanwhile
-    const Subject subject = it->second.subject;
+    const Tracked* tracked = targets_->Find(t.id);
+    if (tracked == nullptr) continue;  // target removed meanwhile
+    const Subject subject = tracked->subject;
     lock.unlock();
     absl::Status s = controller_->SetHealth(
         subject.vip, subject.backend,
@@ -110,93 +110,104 @@ std::shared_ptr<const HealthSync::TrackedMap> HealthSync::tracked() const {
 }
 
 void HealthSync::Sync() {
-  std::lock_guard<std::mutex> sync_lock(sync_mu_);
-  const Controller::ConfigSnapshot snapshot = controller_->GetConfig();
-  const std::vector<VipStatus> statuses = controller_->ListVipStatus();
-  std::map<VipKey, const VipStatus*> status_of;
-  for (const VipStatus& s : statuses) status_of[s.key] = &s;
+  std::set<VipKey> keys;
+  for (const VipConfig& vip : controller_->GetConfig().config.vips) {
+    keys.insert(vip.key);
+  }
+  {
+    std::lock_guard<std::mutex> sync_lock(sync_mu_);
+    for (const auto& [key, targets] : vips_) keys.insert(key);
+  }
+  Sync(std::vector<VipKey>(keys.begin(), keys.end()));
+}
 
-  // One spec per VIP, the same pointer as long as it is unchanged, so
-  // comparing targets compares pointers.
-  std::map<VipKey, health::SharedSpec> specs;
-  auto wanted = std::make_shared<TrackedMap>();
-  std::map<health::TargetId, bool> healthy;
-  for (const VipConfig& vip : snapshot.config.vips) {
-    if (!vip.settings.health_check.has_value()) continue;
-    auto status = status_of.find(vip.key);
-    if (status == status_of.end()) continue;
-    health::SharedSpec& spec = specs[vip.key];
-    if (auto old = specs_.find(vip.key);
-        old != specs_.end() && *old->second == *vip.settings.health_check) {
-      spec = old->second;
-    } else {
-      spec =
-          std::make_shared<const HealthCheckSpec>(*vip.settings.health_check);
-    }
+void HealthSync::Sync(const std::vector<VipKey>& vips) {
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  TrackedMap targets = *targets_;  // Sync's own; a cheap copy
+  for (const VipKey& key : vips) SyncVip(key, targets);
+  auto published = std::make_shared<const TrackedMap>(std::move(targets));
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  targets_ = std::move(published);
+}
+
+void HealthSync::SyncVip(const VipKey& key, TrackedMap& targets) {
+  VipTargets& was = vips_[key];
+  // What the VIP wants now: a target per backend while it has a check.
+  health::SharedSpec spec;
+  std::map<health::TargetId, std::pair<Tracked, bool>> wanted;  // + healthy
+  const absl::StatusOr<VipConfig> vip = controller_->GetVipConfig(key);
+  const absl::StatusOr<VipStatus> status = controller_->GetVipStatus(key);
+  if (vip.ok() && status.ok() && vip->settings.health_check.has_value()) {
+    spec = was.spec != nullptr && *was.spec == *vip->settings.health_check
+               ? was.spec
+               : std::make_shared<const HealthCheckSpec>(
+                     *vip->settings.health_check);
     std::map<IpAddress, const HealthOverride*> override_of;
-    for (const BackendConfig& backend : vip.backends) {
+    for (const BackendConfig& backend : vip->backends) {
       if (backend.health_override.has_value()) {
         override_of[backend.address] = &*backend.health_override;
       }
     }
-    for (const VipBackendStatus& b : status->second->backends) {
+    for (const VipBackendStatus& b : status->backends) {
       // VIP index in the high half, backend index in the low half.
-      const health::TargetId id =
-          (uint64_t{status->second->index} << 32) | b.index;
-      Tracked tracked{.subject = {.vip = vip.key, .backend = b.address},
+      const health::TargetId id = (uint64_t{status->index} << 32) | b.index;
+      Tracked tracked{.subject = {.vip = key, .backend = b.address},
                       .spec = spec};
       if (auto it = override_of.find(b.address); it != override_of.end()) {
         tracked.override_spec =
             std::make_shared<const HealthOverride>(*it->second);
       }
-      wanted->emplace(id, std::move(tracked));
-      healthy[id] = b.healthy;
+      wanted.emplace(id, std::pair(std::move(tracked), b.healthy));
     }
   }
-  specs_ = std::move(specs);
 
-  const std::shared_ptr<const TrackedMap> current = targets_;  // Sync's own
-  for (const auto& [id, tracked] : *current) {
-    if (!wanted->contains(id)) (void)checker_->RemoveTarget(id);
-  }
-  for (auto it = wanted->begin(); it != wanted->end();) {
-    const health::TargetId id = it->first;
-    auto old = current->find(id);
-    if (old != current->end() && old->second == it->second) {
-      ++it;
+  for (const health::TargetId id : was.ids) {
+    const Tracked* current = targets.Find(id);
+    // An id another VIP has taken over since (a VIP index is reused) is
+    // that VIP's now.
+    if (wanted.contains(id) || current == nullptr ||
+        current->subject.vip != key) {
       continue;
     }
-    const health::HealthTarget target = TargetOf(id, it->second, healthy[id]);
-    const absl::Status s = old == current->end()
-                               ? checker_->AddTarget(target)
-                               : checker_->UpdateTarget(target);
+    (void)checker_->RemoveTarget(id);
+    targets.Erase(id);
+  }
+  std::vector<health::TargetId> ids;
+  for (const auto& [id, want] : wanted) {
+    const Tracked* current = targets.Find(id);
+    if (current != nullptr && *current == want.first) {
+      ids.push_back(id);
+      continue;
+    }
+    const health::HealthTarget target = TargetOf(id, want.first, want.second);
+    const absl::Status s = current == nullptr ? checker_->AddTarget(target)
+                                              : checker_->UpdateTarget(target);
     if (s.ok()) {
-      ++it;
+      targets[id] = want.first;
+      ids.push_back(id);
       continue;
     }
     LogError("health", "health-check target refused",
              {{"target", id}, {"error", s.message()}});
     // The checker keeps what it had: an update refused leaves the previous
     // target, an addition refused none (tried again next Sync).
-    if (old != current->end()) {
-      it->second = old->second;
-      ++it;
-    } else {
-      it = wanted->erase(it);
-    }
+    if (current != nullptr) ids.push_back(id);
   }
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  targets_ = std::move(wanted);
+  if (ids.empty()) {
+    vips_.erase(key);
+  } else {
+    was = VipTargets{.spec = spec, .ids = std::move(ids)};
+  }
 }
 
 std::vector<HealthSync::ProbeCounts> HealthSync::probe_counts() const {
   const std::shared_ptr<const TrackedMap> targets = tracked();
   std::vector<ProbeCounts> counts;
   for (const health::TargetReport& report : checker_->Reports()) {
-    auto it = targets->find(report.id);
-    if (it == targets->end()) continue;
-    counts.push_back(ProbeCounts{.vip = it->second.subject.vip,
-                                 .backend = it->second.subject.backend,
+    const Tracked* tracked = targets->Find(report.id);
+    if (tracked == nullptr) continue;
+    counts.push_back(ProbeCounts{.vip = tracked->subject.vip,
+                                 .backend = tracked->subject.backend,
                                  .counters = report.counters});
   }
   return counts;

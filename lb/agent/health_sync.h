@@ -9,6 +9,8 @@
 // Memory: 100 VIPs x 100 backends are 10,000 targets, so the bookkeeping per
 // target is only what tells a change apart: whose it is and pointers to the
 // VIP's spec (one per VIP, shared with the checker's targets) and override.
+// Time: a configuration change costs what it changed, the targets of the
+// VIPs it names; the target table is copied on write.
 #ifndef XLB_LB_AGENT_HEALTH_SYNC_H_
 #define XLB_LB_AGENT_HEALTH_SYNC_H_
 
@@ -24,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "lb/agent/controller.h"
 #include "lb/health/checker.h"
+#include "lb/model/cow_map.h"
 
 namespace xlb::agent {
 
@@ -39,8 +42,11 @@ class HealthSync {
   ~HealthSync();
 
   // Brings the checker's targets in line with the controller's current
-  // configuration. Idempotent; safe from any thread but the checker's.
+  // configuration: of every VIP, or of those in `vips` (the others have not
+  // changed since the last Sync). Idempotent; safe from any thread but the
+  // checker's.
   void Sync();
+  void Sync(const std::vector<VipKey>& vips);
 
   size_t target_count() const;
 
@@ -68,20 +74,29 @@ class HealthSync {
 
     bool operator==(const Tracked& other) const;
   };
-  using TrackedMap = std::map<health::TargetId, Tracked>;
+  using TrackedMap = CowMap<health::TargetId, Tracked>;
+  // A checked VIP's spec (the same pointer as long as it is unchanged, so
+  // comparing targets compares pointers) and the ids of its targets.
+  struct VipTargets {
+    health::SharedSpec spec;
+    std::vector<health::TargetId> ids;
+  };
 
   HealthSync(Controller* controller, health::ProbeMode mode);
   void ApplyTransitions();
   health::HealthTarget TargetOf(health::TargetId id, const Tracked& tracked,
                                 bool healthy) const;
   std::shared_ptr<const TrackedMap> tracked() const;
+  // Brings `key`'s targets in `targets` and the checker in line with the
+  // controller. Called with sync_mu_ held.
+  void SyncVip(const VipKey& key, TrackedMap& targets);
 
   Controller* const controller_;
   const health::ProbeMode mode_;
   std::unique_ptr<health::HealthChecker> checker_;
 
-  mutable std::mutex sync_mu_;                  // serializes Sync
-  std::map<VipKey, health::SharedSpec> specs_;  // guarded by sync_mu_
+  mutable std::mutex sync_mu_;         // serializes Sync
+  std::map<VipKey, VipTargets> vips_;  // guarded by sync_mu_
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -11,8 +11,9 @@
 // IndexBitmap is a set of small integers as bits, with a fast search for
 // the lowest absent one.
 //
-// Neither is thread-safe; CowMap decides that a shard is shared from its
-// use count, so copies must not be written concurrently either.
+// Neither is thread-safe. CowMap decides that a shard is shared from its
+// use count: copies of a map may be read by other threads while one writer
+// writes its own copy, but two copies must never be written concurrently.
 #ifndef XLB_LB_MODEL_COW_MAP_H_
 #define XLB_LB_MODEL_COW_MAP_H_
 

@@ -240,7 +240,9 @@ absl::Status RunAgent(const AgentOptions& o) {
     if (!started.ok()) return started.status();
     health = *std::move(started);
     agent::HealthSync* sync = health.get();
-    (*controller)->SetConfigChangeHook([sync] { sync->Sync(); });
+    (*controller)->SetConfigChangeHook([sync](const std::vector<VipKey>& vips) {
+      sync->Sync(vips);
+    });
     LogInfo("health", "health checks running",
             {{"mode",
               mode == health::ProbeMode::kTunnelled ? "tunnelled" : "direct"},
