@@ -561,6 +561,7 @@ TEST_F(XlbdTest, EveryFileAndDirectoryGetsItsOwnModeUnderUmaskZero) {
   EXPECT_EQ(ModeOf(dir_ + "/lib"), S_IFDIR | 0700);
   EXPECT_EQ(ModeOf(dir_ + "/lib/xlb"), S_IFDIR | 0700);
   EXPECT_EQ(ModeOf(state_path_), S_IFREG | 0600);
+  EXPECT_EQ(ModeOf(state_path_ + ".journal"), S_IFREG | 0600);
   EXPECT_EQ(ModeOf(pin_dir_), S_IFDIR | 0700);
   int pins = 0;
   for (const auto& entry : std::filesystem::directory_iterator(pin_dir_)) {
@@ -568,8 +569,9 @@ TEST_F(XlbdTest, EveryFileAndDirectoryGetsItsOwnModeUnderUmaskZero) {
     ++pins;
   }
   EXPECT_GT(pins, 8) << "maps, programs and links are pinned";
-  for (const std::string& path : {dir_ + "/run/xlb", socket_path_,
-                                  dir_ + "/lib/xlb", state_path_, pin_dir_}) {
+  for (const std::string& path :
+       {dir_ + "/run/xlb", socket_path_, dir_ + "/lib/xlb", state_path_,
+        state_path_ + ".journal", pin_dir_}) {
     struct stat st {};
     ASSERT_EQ(lstat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, 0u) << path;
