@@ -564,7 +564,7 @@ TEST(StateFileFieldTest, IsReadByTheSameRules) {
   auto harness = ApiHarness::Start();
   ASSERT_TRUE(harness.ok()) << harness.status();
   (*harness)->Stop();
-  const StateFile file((*harness)->state_path());
+  StateFile file((*harness)->state_path());
 
   v1::PersistedState hostile;
   hostile.set_generation(4);
