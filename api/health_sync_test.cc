@@ -120,10 +120,11 @@ TEST_F(HealthSyncTest, ProbeVerdictsReachTheRingAndTargetsFollowTheConfig) {
   EXPECT_TRUE(harness->maps().contents().rings.empty());
 
   // The down transition says why: nothing listens any more.
-  const agent::EventLog::Batch batch =
-      harness->controller().events().ReadAfter(0);
-  ASSERT_FALSE(batch.events.empty());
-  const v1::Event& last = batch.events.back();
+  const agent::EventLog& events = harness->controller().events();
+  const std::shared_ptr<const v1::Event> newest =
+      events.ReadNext(events.last_sequence() - 1).event;
+  ASSERT_NE(newest, nullptr);
+  const v1::Event& last = *newest;
   ASSERT_TRUE(last.has_health_changed());
   EXPECT_FALSE(last.health_changed().healthy());
   EXPECT_EQ(last.health_changed().reason(), v1::PROBE_OUTCOME_REFUSED);

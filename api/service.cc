@@ -74,11 +74,13 @@ RequestCounters::Snapshot() const {
 
 LoadBalancerService::LoadBalancerService(agent::Controller* controller,
                                          Dataplane* dataplane, AgentInfo info,
-                                         RequestCounters* counters)
+                                         RequestCounters* counters,
+                                         size_t max_event_watchers)
     : controller_(controller),
       dataplane_(dataplane),
       info_(std::move(info)),
-      counters_(counters) {}
+      counters_(counters),
+      event_streams_(&controller->events(), max_event_watchers) {}
 
 template <typename Fn>
 grpc::Status LoadBalancerService::Handle(const char* method, Fn&& fn) {
@@ -362,49 +364,24 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
   });
 }
 
-grpc::Status LoadBalancerService::WatchEvents(
-    grpc::ServerContext* context, const v1::WatchEventsRequest* request,
-    grpc::ServerWriter<v1::Event>* writer) {
-  agent::EventLog& events = controller_->events();
-  uint64_t cursor = events.last_sequence();
-  bool other_run = false;
-  if (request->has_agent_start_time()) {
-    other_run = agent::TimeFromProto(request->agent_start_time()) !=
-                events.agent_start();
-  }
-  if (other_run) {
-    cursor = 0;
-    v1::Event lost;
-    lost.mutable_events_lost()->set_first_missing(
-        request->has_after_sequence() ? request->after_sequence() + 1 : 1);
-    const agent::EventLog::Batch held = events.ReadAfter(0);
-    lost.mutable_events_lost()->set_first_available(
-        held.events.empty() ? events.last_sequence() + 1
-                            : held.events.front().sequence());
-    agent::TimeToProto(absl::Now(), lost.mutable_time());
-    agent::TimeToProto(events.agent_start(), lost.mutable_agent_start_time());
-    if (!writer->Write(lost)) return grpc::Status::OK;
-  } else if (request->has_after_sequence()) {
-    cursor = request->after_sequence();
-  }
-  if (counters_ != nullptr) counters_->Count("WatchEvents", "STARTED");
-  while (!context->IsCancelled() && !events.shut_down()) {
-    agent::EventLog::Batch batch = events.ReadAfter(cursor);
-    if (batch.lost.has_value() && !other_run) {
-      v1::Event lost;
-      *lost.mutable_events_lost() = *batch.lost;
-      agent::TimeToProto(absl::Now(), lost.mutable_time());
-      agent::TimeToProto(events.agent_start(), lost.mutable_agent_start_time());
-      if (!writer->Write(lost)) break;
-    }
-    other_run = false;
-    for (const v1::Event& event : batch.events) {
-      if (!writer->Write(event)) return grpc::Status::OK;
-      cursor = event.sequence();
-    }
-    events.WaitAfter(cursor, absl::Now() + absl::Milliseconds(500));
-  }
-  return grpc::Status::OK;
+grpc::ServerWriteReactor<v1::Event>* LoadBalancerService::WatchEvents(
+    grpc::CallbackServerContext*, const v1::WatchEventsRequest* request) {
+  grpc::ServerWriteReactor<v1::Event>* stream = nullptr;
+  const grpc::Status status = Handle("WatchEvents", [&]() -> absl::Status {
+    absl::StatusOr<grpc::ServerWriteReactor<v1::Event>*> opened =
+        event_streams_.Open(*request);
+    if (!opened.ok()) return opened.status();
+    stream = *opened;
+    return absl::OkStatus();
+  });
+  if (stream != nullptr) return stream;
+  // A refused stream: finished before it starts.
+  class Refused final : public grpc::ServerWriteReactor<v1::Event> {
+   public:
+    explicit Refused(const grpc::Status& status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
+  return new Refused(status);
 }
 
 }  // namespace xlb::api

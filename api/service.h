@@ -1,8 +1,9 @@
-// xlb.v1.LoadBalancer on gRPC's synchronous API: each handler turns the
-// request into a model change set (lb/agent/convert.h) and hands it to the
-// Controller, which serializes changes. absl::Status becomes grpc::Status
-// in exactly one place (Handle in service.cc), which also counts requests
-// per method and code for the metrics.
+// xlb.v1.LoadBalancer: each unary handler (gRPC's synchronous API) turns
+// the request into a model change set (lb/agent/convert.h) and hands it to the
+// Controller, which serializes changes. WatchEvents runs on gRPC's callback
+// API (api/event_stream.h), so an open stream holds no thread. absl::Status
+// becomes grpc::Status in exactly one place (Handle in service.cc), which
+// also counts requests per method and code for the metrics.
 #ifndef XLB_API_SERVICE_H_
 #define XLB_API_SERVICE_H_
 
@@ -12,6 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/event_stream.h"
 #include "lb/agent/controller.h"
 #include "lb/dataplane/dataplane.h"
 #include "xlb/v1/xlb.grpc.pb.h"
@@ -40,12 +42,19 @@ class RequestCounters {
       ABSL_GUARDED_BY(mu_);
 };
 
-class LoadBalancerService final : public v1::LoadBalancer::Service {
+// WatchEvents streams open at once, unless the agent is told otherwise.
+inline constexpr size_t kDefaultMaxEventWatchers = 128;
+
+class LoadBalancerService final
+    : public v1::LoadBalancer::WithCallbackMethod_WatchEvents<
+          v1::LoadBalancer::Service> {
  public:
   // `dataplane` may be null (stats are then unavailable); everything must
-  // outlive the service.
+  // outlive the service, and the service must outlive the gRPC server it
+  // is registered with.
   LoadBalancerService(agent::Controller* controller, Dataplane* dataplane,
-                      AgentInfo info, RequestCounters* counters);
+                      AgentInfo info, RequestCounters* counters,
+                      size_t max_event_watchers = kDefaultMaxEventWatchers);
 
   grpc::Status CreateVip(grpc::ServerContext*, const v1::CreateVipRequest*,
                          v1::CreateVipResponse*) override;
@@ -70,8 +79,8 @@ class LoadBalancerService final : public v1::LoadBalancer::Service {
                         v1::GetStatsResponse*) override;
   grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
                          v1::GetStatusResponse*) override;
-  grpc::Status WatchEvents(grpc::ServerContext*, const v1::WatchEventsRequest*,
-                           grpc::ServerWriter<v1::Event>*) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(
+      grpc::CallbackServerContext*, const v1::WatchEventsRequest*) override;
 
   // GetStats without gRPC (the metrics endpoint uses it).
   absl::StatusOr<v1::GetStatsResponse> Stats() const;
@@ -84,6 +93,7 @@ class LoadBalancerService final : public v1::LoadBalancer::Service {
   Dataplane* const dataplane_;
   const AgentInfo info_;
   RequestCounters* const counters_;
+  EventStreams event_streams_;
 };
 
 // The gRPC status for an absl::Status: same code, same message.

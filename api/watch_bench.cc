@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -85,7 +86,7 @@ int StalledClients(int streams, int wait_fd, int ready_fd) {
 uint64_t StreamsStarted(const RequestCounters& counters) {
   uint64_t started = 0;
   for (const auto& [key, count] : counters.Snapshot()) {
-    if (key.first == "WatchEvents" && key.second == "STARTED") started += count;
+    if (key.first == "WatchEvents" && key.second == "OK") started += count;
   }
   return started;
 }
@@ -145,8 +146,9 @@ int Main(int argc, char** argv) {
     controller->events().Append(std::move(event));
   }
   RequestCounters counters;
-  LoadBalancerService service(controller.get(), nullptr, AgentInfo(),
-                              &counters);
+  LoadBalancerService service(
+      controller.get(), nullptr, AgentInfo(), &counters,
+      std::max<size_t>(kDefaultMaxEventWatchers, streams));
   char dir_template[] = "/tmp/xlb-watch-bench-XXXXXX";
   const std::string dir = mkdtemp(dir_template);
   const std::string socket = dir + "/xlbd.sock";

@@ -42,7 +42,8 @@ absl::Status ApiHarness::StartAgent() {
   if (!controller.ok()) return controller.status();
   controller_ = *std::move(controller);
   service_ = std::make_unique<LoadBalancerService>(
-      controller_.get(), nullptr, AgentInfo{.version = "test"}, &counters_);
+      controller_.get(), nullptr, AgentInfo{.version = "test"}, &counters_,
+      options_.max_event_watchers);
   absl::StatusOr<std::unique_ptr<ApiServer>> server = ApiServer::Start(
       ListenerOptions{.unix_socket = socket_}, {service_.get()});
   if (!server.ok()) return server.status();

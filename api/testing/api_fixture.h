@@ -29,6 +29,7 @@ class ApiHarness {
     bool persist = true;
     StateFileOptions state_file;
     size_t event_capacity = 4096;
+    size_t max_event_watchers = kDefaultMaxEventWatchers;
   };
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start() {

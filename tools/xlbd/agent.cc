@@ -105,6 +105,10 @@ absl::Status ValidateAgentOptions(const AgentOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("--mtu: ", o.mtu, " is outside [576, 65535]"));
   }
+  if (o.event_buffer == 0 || o.max_event_watchers == 0) {
+    return absl::InvalidArgumentError(
+        "--event-buffer, --max-event-watchers: must be positive");
+  }
   if (o.tcp_idle_timeout < absl::ZeroDuration() ||
       o.udp_idle_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -262,7 +266,7 @@ absl::Status RunAgent(const AgentOptions& o) {
                      .pin_dir = o.bpffs_dir,
                      .adopted_pinned_maps = adopting,
                      .start_time = start},
-      &counters);
+      &counters, o.max_event_watchers);
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(o.listeners, {&service});
   if (!server.ok()) return server.status();

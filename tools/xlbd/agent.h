@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "api/server.h"
+#include "api/service.h"
 #include "lb/dataplane/dataplane.h"
 #include "lb/health/target.h"
 #include "tools/xlbd/host_network.h"
@@ -35,6 +36,7 @@ struct AgentOptions {
   absl::Duration udp_idle_timeout = absl::Seconds(30);
   uint32_t hash_seed = 0;
   size_t event_buffer = 4096;
+  size_t max_event_watchers = api::kDefaultMaxEventWatchers;
   // How health probes reach backends; nullopt: no health checking (every
   // checked backend keeps the health it has).
   std::optional<health::ProbeMode> health_probe_mode =

@@ -85,6 +85,9 @@ ABSL_FLAG(uint32_t, hash_seed, 0,
           "Flow hash seed; equal on every LB behind one ECMP group.");
 ABSL_FLAG(uint32_t, event_buffer, 4096,
           "Events kept for WatchEvents clients that resume.");
+ABSL_FLAG(uint32_t, max_event_watchers, xlb::api::kDefaultMaxEventWatchers,
+          "WatchEvents streams open at once; more are refused with "
+          "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, health_probe_mode, "tunnelled",
           "How health probes reach backends: tunnelled (to the VIP address, "
           "encapsulated to the backend by the TC program, so they test the "
@@ -213,6 +216,7 @@ int main(int argc, char** argv) {
   o.udp_idle_timeout = absl::GetFlag(FLAGS_udp_idle_timeout);
   o.hash_seed = absl::GetFlag(FLAGS_hash_seed);
   o.event_buffer = absl::GetFlag(FLAGS_event_buffer);
+  o.max_event_watchers = absl::GetFlag(FLAGS_max_event_watchers);
   o.health_ca_file = absl::GetFlag(FLAGS_health_ca_file);
   const std::string probe_mode = absl::GetFlag(FLAGS_health_probe_mode);
   if (probe_mode == "tunnelled") {
