@@ -50,10 +50,16 @@ void PrintEvent(std::ostream& out, const v1::Event& event) {
     }
     case v1::Event::kEventsLost: {
       const v1::EventsLost& l = event.events_lost();
-      out << "-  events " << l.first_missing() << ".."
-          << (l.first_available() == 0 ? 0 : l.first_available() - 1)
-          << " are no longer held by the agent (or came from an earlier "
-             "run): re-read the state with `xlbctl status` and `config get`\n";
+      if (l.first_available() > l.first_missing()) {
+        out << "-  events " << l.first_missing() << ".."
+            << l.first_available() - 1
+            << " are no longer held by the agent (or came from an earlier "
+               "run)";
+      } else {  // resumed across an agent restart, nothing of this run lost
+        out << "-  the events of the earlier agent run after the last one "
+               "printed are lost";
+      }
+      out << ": re-read the state with `xlbctl status` and `config get`\n";
       break;
     }
     default:
