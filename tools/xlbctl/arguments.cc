@@ -203,6 +203,8 @@ std::string AttachModeName(v1::AttachMode mode) {
 
 absl::StatusOr<google::protobuf::Duration> ParseDuration(
     absl::string_view what, absl::string_view text) {
+  // google.protobuf.Duration holds at most 315,576,000,000 s (10,000 years).
+  constexpr absl::Duration kMaxProtoDuration = absl::Seconds(315576000000);
   absl::Duration duration;
   if (!absl::ParseDuration(text, &duration) ||
       duration < absl::ZeroDuration() || duration == absl::InfiniteDuration()) {
@@ -210,10 +212,16 @@ absl::StatusOr<google::protobuf::Duration> ParseDuration(
         absl::StrCat(what, " ", QuoteValue(text),
                      ": expected a duration such as 500ms, 5s, 1m"));
   }
+  if (duration >= kMaxProtoDuration) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", QuoteValue(text), ": too long to send"));
+  }
+  // Whole seconds and the rest: nanoseconds alone overflow int64 past 292
+  // years.
   google::protobuf::Duration proto;
-  int64_t nanos = absl::ToInt64Nanoseconds(duration);
-  proto.set_seconds(nanos / 1000000000);
-  proto.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  absl::Duration rest;
+  proto.set_seconds(absl::IDivDuration(duration, absl::Seconds(1), &rest));
+  proto.set_nanos(static_cast<int32_t>(rest / absl::Nanoseconds(1)));
   return proto;
 }
 

@@ -152,6 +152,24 @@ TEST(ParseDurationTest, RejectsGarbageAndNegativeNamingTheFlag) {
   EXPECT_FALSE(ParseDuration("--interval", "-1s").ok());
 }
 
+TEST(ParseDurationTest, KeepsLongDurationsExactAndRefusesUnsendableOnes) {
+  // Past what int64 nanoseconds hold (292 years), still exact.
+  auto d = ParseDuration("--interval", "3000000h0.5s");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->seconds(), int64_t{3000000} * 3600);
+  EXPECT_EQ(d->nanos(), 500000000);
+  d = ParseDuration("--interval", "0s");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->seconds(), 0);
+  EXPECT_EQ(d->nanos(), 0);
+  // google.protobuf.Duration ends at 315,576,000,000 s.
+  for (const char* text : {"87660000h", "inf", "1000000000000h"}) {
+    d = ParseDuration("--timeout", text);
+    ASSERT_FALSE(d.ok()) << text;
+    EXPECT_NE(d.status().message().find("--timeout"), std::string::npos);
+  }
+}
+
 TEST(EnumNamesTest, ParseAcceptsEveryAdvertisedName) {
   for (const auto& name : HashModeNames()) {
     auto mode = ParseHashMode(name);
