@@ -438,9 +438,11 @@ v1::Config ConfigToProto(const BalancerConfig& config) {
 }
 
 void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  // Whole seconds and the rest, both truncated toward zero (the proto's
+  // rule for signs); int64 nanoseconds alone end at 292 years.
+  absl::Duration rest;
+  out->set_seconds(absl::IDivDuration(d, absl::Seconds(1), &rest));
+  out->set_nanos(static_cast<int32_t>(rest / absl::Nanoseconds(1)));
 }
 
 v1::ProbeOutcome ProbeOutcomeToProto(health::ProbeOutcome outcome) {

@@ -49,6 +49,30 @@ TEST(ConvertTest, ACheckCarriesOnlyItsTypesFields) {
   }
 }
 
+TEST(ConvertTest, DurationToProtoIsExactOverTheWholeProtoRange) {
+  struct Case {
+    absl::Duration duration;
+    int64_t seconds;
+    int32_t nanos;
+  };
+  for (const Case& c : {
+           Case{absl::ZeroDuration(), 0, 0},
+           Case{absl::Nanoseconds(1), 0, 1},
+           Case{absl::Nanoseconds(-1), 0, -1},
+           Case{absl::Seconds(-2) - absl::Milliseconds(500), -2, -500000000},
+           // Beyond int64 nanoseconds (292 years), to the proto's limits.
+           Case{absl::Seconds(315576000000) + absl::Nanoseconds(999999999),
+                315576000000, 999999999},
+           Case{-absl::Seconds(315576000000) - absl::Nanoseconds(999999999),
+                -315576000000, -999999999},
+       }) {
+    google::protobuf::Duration proto;
+    DurationToProto(c.duration, &proto);
+    EXPECT_EQ(proto.seconds(), c.seconds) << c.duration;
+    EXPECT_EQ(proto.nanos(), c.nanos) << c.duration;
+  }
+}
+
 TEST(ConvertTest, ExplicitZeroWeightIsKept) {
   v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
   vip.mutable_backends(0)->set_weight(0);

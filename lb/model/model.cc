@@ -242,6 +242,13 @@ absl::Status Balancer::CheckLimits(
           "vips[", key.ToString(), "].backends: ", weighted,
           " backends with weight > 0 exceed ring_size ", ring_size));
     }
+    uint64_t weight_sum = 0;
+    for (const BackendConfig& b : vip.config.backends) weight_sum += b.weight;
+    if (weight_sum > kMaxVipWeightSum) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "vips[", key.ToString(), "].backends: the weights sum to ",
+          weight_sum, ", above ", kMaxVipWeightSum));
+    }
   }
   size_t backends = state_.backends.size();
   for (const auto& [address, change] : refcounts) {

@@ -64,6 +64,9 @@ struct HealthCheckSpec {
 };
 
 inline constexpr uint32_t kMaxBackendWeight = 65535;
+// The weights of one VIP's backends sum to at most this (Maglev apportions
+// the ring over the sum in 32 bits; reachable only past 65,537 backends).
+inline constexpr uint64_t kMaxVipWeightSum = 0xffffffff;
 inline constexpr uint32_t kMaxHealthThreshold = 100;  // rise and fall
 inline constexpr absl::Duration kMinHealthInterval = absl::Milliseconds(100);
 inline constexpr absl::Duration kMaxHealthInterval = absl::Hours(1);

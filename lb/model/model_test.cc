@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/dataplane/in_memory_maps.h"
@@ -71,6 +72,36 @@ class BalancerTest : public ::testing::Test {
   const VipKey web_ = Key("192.0.2.1", 80);
   const VipKey dns_ = Key("192.0.2.1", 53, Protocol::kUdp);
 };
+
+// Past 65,537 backends of weight 65535 a VIP's weights no longer sum in 32
+// bits, which Maglev's apportionment needs: refused before anything is
+// written, naming the VIP, at one past the limit and accepted at it.
+TEST(BalancerWeightSumTest, AVipsWeightsMustSumWithin32Bits) {
+  InMemoryMaps maps(DataplaneLimits{.max_backends = 70000});
+  std::unique_ptr<Balancer> balancer = *Balancer::Create(&maps);
+  const VipKey key = Key("192.0.2.1", 80);
+  std::vector<BackendConfig> backends;
+  for (uint32_t i = 0; i < 65537; ++i) {
+    backends.push_back(Backend(absl::StrCat("2001:db8::", absl::Hex(i / 65536),
+                                            ":", absl::Hex(i % 65536)),
+                               kMaxBackendWeight));
+  }
+  // 65537 * 65535 = 2^32 - 1: the largest sum there is.
+  backends.push_back(Backend("2001:db8::ffff:0", 1));
+  const InMemoryMaps::Contents empty = maps.contents();
+  absl::Status status = balancer->Apply(
+      Ops({CreateVipOp{Vip(key, backends, VipSettings{.ring_size = 655373})}}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "vips[192.0.2.1:80/tcp].backends: the weights sum to 4294967296, "
+            "above 4294967295");
+  EXPECT_TRUE(maps.contents() == empty);
+  EXPECT_EQ(balancer->generation(), 0u);
+  backends.back().weight = 0;
+  status = balancer->Apply(
+      Ops({CreateVipOp{Vip(key, backends, VipSettings{.ring_size = 655373})}}));
+  EXPECT_TRUE(status.ok()) << status;
+}
 
 TEST_F(BalancerTest, CreateVipWritesVipEntryBackendsAndRing) {
   MustApply({CreateVipOp{

@@ -202,6 +202,20 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
         path, "jitter",
         absl::StrCat(absl::FormatDuration(*o.jitter), " is negative"));
   }
+  // Bound by the longest interval even while no interval is known (a VIP
+  // without a health check), so no value is kept that no check can use.
+  if (o.timeout.has_value() && *o.timeout > kMaxHealthInterval) {
+    return Invalid(path, "timeout",
+                   absl::StrCat(absl::FormatDuration(*o.timeout),
+                                " exceeds the longest interval, ",
+                                absl::FormatDuration(kMaxHealthInterval)));
+  }
+  if (o.jitter.has_value() && *o.jitter >= kMaxHealthInterval) {
+    return Invalid(path, "jitter",
+                   absl::StrCat(absl::FormatDuration(*o.jitter),
+                                " is not below the longest interval, ",
+                                absl::FormatDuration(kMaxHealthInterval)));
+  }
   // The pairs bound by the interval, once the values in force are known.
   std::optional<absl::Duration> interval = o.interval;
   std::optional<absl::Duration> timeout = o.timeout;
@@ -312,11 +326,20 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
           return s;
         }
       }
+      // Each code once, so the list holds at most the 500 codes there are.
+      std::map<uint32_t, size_t> seen;
       for (size_t i = 0; i < spec.http_expected_codes.size(); ++i) {
         const uint32_t code = spec.http_expected_codes[i];
+        const std::string field = absl::StrCat("http_expected_codes[", i, "]");
         if (code < 100 || code > 599) {
-          return Invalid(path, absl::StrCat("http_expected_codes[", i, "]"),
+          return Invalid(path, field,
                          absl::StrCat(code, " is not an HTTP status code"));
+        }
+        auto [it, inserted] = seen.emplace(code, i);
+        if (!inserted) {
+          return Invalid(path, field,
+                         absl::StrCat(code, " repeats http_expected_codes[",
+                                      it->second, "]"));
         }
       }
       return Check(path, "http_body_substring",

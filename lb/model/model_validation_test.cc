@@ -237,6 +237,45 @@ TEST(ValidationTest, HealthOverrideIsCheckedAgainstTheValuesInForce) {
   EXPECT_EQ(Problem(unchecked), "");
 }
 
+TEST(ValidationTest, HealthOverrideWithoutACheckIsBoundByTheLongestInterval) {
+  VipConfig unchecked = CheckedVip({.timeout = absl::Hours(1)});
+  unchecked.settings.health_check.reset();
+  EXPECT_EQ(Problem(unchecked), "");
+  unchecked.backends[1].health_override->timeout =
+      absl::Hours(1) + absl::Nanoseconds(1);
+  EXPECT_EQ(Problem(unchecked),
+            "vips[0].backends[1].health_override.timeout: 1h0.000000001s "
+            "exceeds the longest interval, 1h");
+  unchecked.backends[1].health_override =
+      HealthOverride{.jitter = absl::Hours(1) - absl::Nanoseconds(1)};
+  EXPECT_EQ(Problem(unchecked), "");
+  unchecked.backends[1].health_override->jitter = absl::Hours(1);
+  EXPECT_EQ(Problem(unchecked),
+            "vips[0].backends[1].health_override.jitter: 1h is not below the "
+            "longest interval, 1h");
+  // What google.protobuf.Duration can carry at most.
+  unchecked.backends[1].health_override =
+      HealthOverride{.timeout = absl::Seconds(315576000000)};
+  EXPECT_EQ(Problem(unchecked),
+            "vips[0].backends[1].health_override.timeout: 87660000h exceeds "
+            "the longest interval, 1h");
+}
+
+TEST(ValidationTest, HttpExpectedCodesAreDistinct) {
+  VipConfig vip = WebVip();
+  vip.settings.health_check = HealthCheckSpec{.type = HealthCheckType::kHttp};
+  vip.settings.health_check->http_expected_codes.clear();
+  for (uint32_t code = 100; code <= 599; ++code) {
+    vip.settings.health_check->http_expected_codes.push_back(code);
+  }
+  vip.settings.health_check->http_expected_codes[0] = 200;
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.health_check.http_expected_codes[100]: 200 "
+            "repeats http_expected_codes[0]");
+  vip.settings.health_check->http_expected_codes[0] = 100;
+  EXPECT_EQ(Problem(vip), "");
+}
+
 TEST(ValidationTest, HttpsVerifyNeedsAnHttpsCheck) {
   VipConfig vip = WebVip();
   vip.settings.health_check = HealthCheckSpec{.https_verify = true};
