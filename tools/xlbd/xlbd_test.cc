@@ -613,6 +613,8 @@ TEST_F(XlbdTest, BadFlagsAreAClearErrorAndNonZeroExit) {
         {"--listen-tcp=127.0.0.1:0"},
         {"--source-v4=198.51.100.10/40"},
         {"--gateway-mac=zz"},
+        {"--event-buffer=0"},
+        {"--max-event-watchers=0"},
         {"--no-such-flag"}}) {
     std::filesystem::remove(log_path());
     pid_t pid = Spawn(bad);
