@@ -243,7 +243,7 @@ absl::Status Balancer::CheckLimits(
           " backends with weight > 0 exceed ring_size ", ring_size));
     }
     uint64_t weight_sum = 0;
-    for (const BackendConfig& b : vip.config.backends) weight_sum += b.weight;
+    for (const BackendConfig& b : config.backends) weight_sum += b.weight;
     if (weight_sum > kMaxVipWeightSum) {
       return absl::InvalidArgumentError(absl::StrCat(
           "vips[", key.ToString(), "].backends: the weights sum to ",

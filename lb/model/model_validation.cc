@@ -311,7 +311,7 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
   }
   switch (spec.type) {
     case HealthCheckType::kHttp:
-    case HealthCheckType::kHttps:
+    case HealthCheckType::kHttps: {
       if (!spec.http_path.empty()) {
         if (absl::Status s =
                 Check(path, "http_path", CheckHttpPath(spec.http_path));
@@ -344,6 +344,7 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
       }
       return Check(path, "http_body_substring",
                    CheckHttpBodySubstring(spec.http_body_substring));
+    }
     case HealthCheckType::kUdp:
       if (spec.udp_request.empty()) {
         return Invalid(path, "udp_request",
