@@ -9,8 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "lb/maglev/maglev.h"
 #include "lb/model/model_config.h"
-#include "lb/model/model_maps_view.h"
-#include "lib/flow_hash.h"
 
 namespace xlb {
 namespace {
@@ -51,11 +49,11 @@ Membership ComputeMembership(const VipConfig& vip,
   return m;
 }
 
-absl::Status NoVip(const std::string& field, const VipKey& key) {
+}  // namespace
+
+absl::Status Balancer::NoVip(const std::string& field, const VipKey& key) {
   return absl::NotFoundError(absl::StrCat(field, ": no VIP ", key.ToString()));
 }
-
-}  // namespace
 
 Balancer::Balancer(DataplaneMaps* maps, std::vector<uint32_t> generations)
     : maps_(maps),
@@ -272,6 +270,14 @@ absl::Status Balancer::CheckLimits(
 absl::Status Balancer::AssignIndexes(
     State& next, const std::vector<VipKey>& touched,
     const std::map<IpAddress, int>& refcounts) {
+  if (absl::Status s = AssignBackendIndexes(next, refcounts); !s.ok()) {
+    return s;
+  }
+  return AssignVipIndexes(next, touched);
+}
+
+absl::Status Balancer::AssignBackendIndexes(
+    State& next, const std::map<IpAddress, int>& refcounts) {
   // Indexes in use before the change stay taken until it is written, so a
   // packet never finds a freed index holding a different backend.
   IndexBitmap taken = state_.live;
@@ -333,7 +339,11 @@ absl::Status Balancer::AssignIndexes(
     taken.insert(candidate);
     give(address, candidate, ++generation_high_water_[candidate]);
   }
+  return absl::OkStatus();
+}
 
+absl::Status Balancer::AssignVipIndexes(State& next,
+                                        const std::vector<VipKey>& touched) {
   std::vector<bool> vip_taken(limits_.max_vips, false);
   for (const auto& [key, vip] : state_.vips) vip_taken[vip->index] = true;
   std::set<uint32_t> adoptable_vips;
@@ -350,12 +360,7 @@ absl::Status Balancer::AssignIndexes(
     auto old = state_.vips.find(key);
     std::optional<xlb_vip_value> left;
     if (adopted_ != nullptr) {
-      xlb_vip_key abi{};
-      key.address.ToAbi(abi.addr);
-      abi.port = htons(key.port);
-      abi.proto = static_cast<uint8_t>(key.protocol);
-      abi.family = key.address.family();
-      auto it = adopted_->view.vips.find(abi);
+      auto it = adopted_->view.vips.find(AbiVipKey(key));
       if (it != adopted_->view.vips.end()) left = it->second;
     }
     if (old != state_.vips.end() && old->second->config.settings.ring_size ==
@@ -386,8 +391,8 @@ absl::Status Balancer::AssignIndexes(
   return absl::OkStatus();
 }
 
-void Balancer::ComputeRings(State& next,
-                            const std::vector<VipKey>& touched) const {
+void Balancer::UpdateBackendStates(State& next,
+                                   const std::vector<VipKey>& touched) const {
   // Each address's count of VIPs where it is UP and DRAINING: the touched
   // VIPs' old memberships out, their new ones in.
   std::map<IpAddress, std::pair<int, int>> counts;
@@ -416,7 +421,11 @@ void Balancer::ComputeRings(State& next,
                  : slot.draining_in > 0 ? BackendState::kDraining
                                         : BackendState::kDown;
   }
+}
 
+void Balancer::ComputeRings(State& next,
+                            const std::vector<VipKey>& touched) const {
+  UpdateBackendStates(next, touched);
   for (const VipKey& key : touched) {
     if (!next.vips.contains(key)) continue;
     VipState& vip = MutableVip(next, key);
@@ -449,28 +458,6 @@ void Balancer::ComputeRings(State& next,
   }
 }
 
-absl::StatusOr<std::vector<uint32_t>> Balancer::RingInputs::Build() const {
-  absl::StatusOr<std::vector<uint32_t>> table =
-      BuildMaglevTable(members, size, seed);
-  if (!table.ok()) {
-    return absl::InternalError(
-        absl::StrCat("building a ring: ", table.status().message()));
-  }
-  return table;
-}
-
-BalancerConfig Balancer::desired_config() const {
-  BalancerConfig config;
-  for (const auto& [key, vip] : state_.vips) config.vips.push_back(vip->config);
-  return config;
-}
-
-absl::StatusOr<VipConfig> Balancer::GetVipConfig(const VipKey& key) const {
-  auto it = state_.vips.find(key);
-  if (it == state_.vips.end()) return NoVip("key", key);
-  return it->second->config;
-}
-
 VipStatus Balancer::StatusOf(const VipState& vip) const {
   const Membership m = ComputeMembership(vip.config, vip.healthy);
   VipStatus status{.key = vip.config.key,
@@ -488,78 +475,6 @@ VipStatus Balancer::StatusOf(const VipState& vip) const {
                          .state = m.states[i]});
   }
   return status;
-}
-
-absl::StatusOr<VipStatus> Balancer::GetVipStatus(const VipKey& key) const {
-  auto it = state_.vips.find(key);
-  if (it == state_.vips.end()) return NoVip("key", key);
-  return StatusOf(*it->second);
-}
-
-std::vector<VipStatus> Balancer::ListVipStatus() const {
-  std::vector<VipStatus> all;
-  for (const auto& [key, vip] : state_.vips) all.push_back(StatusOf(*vip));
-  return all;
-}
-
-absl::StatusOr<BackendStatus> Balancer::GetBackendStatus(
-    const IpAddress& address) const {
-  const BackendSlot* slot = state_.backends.Find(address);
-  if (slot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("address: ", address.ToString(),
-                                            " is a backend of no VIP"));
-  }
-  return BackendStatus{.address = address,
-                       .index = slot->index,
-                       .generation = slot->generation,
-                       .refcount = slot->refcount,
-                       .state = slot->state};
-}
-
-std::vector<BackendStatus> Balancer::ListBackendStatus() const {
-  std::vector<BackendStatus> all;
-  state_.backends.ForEach([&](const IpAddress& address, const BackendSlot&) {
-    all.push_back(*GetBackendStatus(address));
-  });
-  std::sort(all.begin(), all.end(),
-            [](const BackendStatus& a, const BackendStatus& b) {
-              return a.address < b.address;
-            });
-  return all;
-}
-
-absl::StatusOr<std::optional<PredictedBackend>> Balancer::PredictBackend(
-    const xlb_flow& flow, uint32_t flow_hash_seed) const {
-  VipKey key{.address = IpAddress::FromAbi(flow.family, flow.dst),
-             .port = ntohs(flow.dport),
-             .protocol = static_cast<Protocol>(flow.proto)};
-  auto it = state_.vips.find(key);
-  if (it == state_.vips.end()) {
-    key.port = 0;
-    it = state_.vips.find(key);
-  }
-  if (it == state_.vips.end()) {
-    key.port = ntohs(flow.dport);
-    return absl::NotFoundError(
-        absl::StrCat("flow: no VIP for ", key.ToString()));
-  }
-  const VipState& vip = *it->second;
-  if (vip.ring == nullptr) return std::nullopt;
-  absl::StatusOr<std::vector<uint32_t>> ring = vip.ring->Build();
-  if (!ring.ok()) return ring.status();
-  const bool with_src_port =
-      vip.config.settings.hash_mode == HashMode::kFiveTuple;
-  const uint32_t slot = xlb_ring_slot(
-      xlb_flow_hash(&flow, flow_hash_seed, with_src_port), ring->size());
-  const uint32_t index = (*ring)[slot];
-  std::optional<PredictedBackend> predicted;  // none: the data plane drops too
-  state_.backends.ForEach(
-      [&](const IpAddress& address, const BackendSlot& backend) {
-        if (backend.index == index) {
-          predicted = PredictedBackend{.index = index, .address = address};
-        }
-      });
-  return predicted;
 }
 
 }  // namespace xlb

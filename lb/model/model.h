@@ -49,6 +49,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -58,6 +59,7 @@
 #include "lb/dataplane/dataplane_maps.h"
 #include "lb/maglev/maglev.h"
 #include "lb/model/cow_map.h"
+#include "lb/model/maps_view.h"
 #include "lb/model/model_config.h"
 #include "xlb_abi.h"
 
@@ -223,17 +225,6 @@ class Balancer {
       const xlb_flow& flow, uint32_t flow_hash_seed) const;
 
  private:
-  // What decides a VIP's ring: equal inputs build equal tables.
-  struct RingInputs {
-    uint32_t size = 0;
-    uint32_t seed = 0;
-    std::vector<MaglevBackend> members;  // sorted by key, never empty
-
-    absl::StatusOr<std::vector<uint32_t>> Build() const;
-    bool operator==(const RingInputs&) const = default;
-  };
-  using Ring = std::shared_ptr<const RingInputs>;  // immutable, shared
-
   struct VipState {
     VipConfig config;
     std::map<IpAddress, bool> healthy;  // one entry per configured backend
@@ -272,10 +263,15 @@ class Balancer {
   // What one write of the maps covers: the VIPs and the backend entries
   // that differ between two states (see Scope in model_maps.cc).
   struct Scope;
-  struct MapsView;  // the entries a State implies (model_maps.cc)
-  struct Adoption;  // what the maps held at Create (model_maps.cc)
+  // What an earlier agent left in the maps, indexed for adoption.
+  struct Adoption {
+    MapsView view;
+    std::map<IpAddress, uint32_t> index_of;  // live backends by address
+    std::map<uint32_t, std::set<uint32_t>> ring_members;  // VIP -> backends
+  };
 
   Balancer(DataplaneMaps* maps, std::vector<uint32_t> generations);
+  static absl::Status NoVip(const std::string& field, const VipKey& key);
 
   // `key`'s state in `state`, to write: created when absent, copied first
   // when another state shares it.
@@ -284,6 +280,7 @@ class Balancer {
   // `b`, sorted.
   static std::vector<VipKey> TouchedVips(const State& a, const State& b);
 
+  struct Operations;  // one applier per operation type
   absl::Status ApplyOperation(const Operation& op, const std::string& path,
                               State& next) const;
   absl::Status ApplyReplaceVip(const VipConfig& vip, State& next) const;
@@ -298,14 +295,22 @@ class Balancer {
                            const std::map<IpAddress, int>& refcounts) const;
   absl::Status AssignIndexes(State& next, const std::vector<VipKey>& touched,
                              const std::map<IpAddress, int>& refcounts);
+  absl::Status AssignBackendIndexes(State& next,
+                                    const std::map<IpAddress, int>& refcounts);
+  absl::Status AssignVipIndexes(State& next,
+                                const std::vector<VipKey>& touched);
   // Backend states and each VIP's ring inputs (no tables: WriteChanges
   // builds those it writes).
   void ComputeRings(State& next, const std::vector<VipKey>& touched) const;
+  // Each backend's state: the best of its states in the VIPs using it.
+  void UpdateBackendStates(State& next,
+                           const std::vector<VipKey>& touched) const;
+  static Scope ScopeOf(const State& from, const State& to);
   // The entries `state` implies, all of them or those `scope` covers.
   static MapsView ViewOf(const State& state, const Scope* scope = nullptr);
-  // Writes what differs between the two states' views; on a failed write,
-  // undoes the writes made so far (needs_resync_ if that fails too). Fills
-  // in the ring digests of `to`.
+  // Writes what differs between the two states' views with a MapWriter
+  // (needs_resync_ when it leaves the maps differing from both). Fills in
+  // the ring digests of `to`.
   absl::Status WriteChanges(const State& from, State& to);
   VipStatus StatusOf(const VipState& vip) const;
 

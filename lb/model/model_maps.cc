@@ -1,126 +1,15 @@
-// How the model's state becomes map entries, the ordered, undoable writes
-// that move the maps from one state to the next, and reading the maps back
-// for adoption.
+// How the model's state becomes map entries (handed to the map writer),
+// and reading the maps back for adoption.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <algorithm>
-#include <cstring>
-#include <functional>
+#include <optional>
 #include <set>
 
-#include "absl/strings/str_cat.h"
-#include "lb/dataplane/in_memory_maps.h"
-#include "lb/maglev/maglev.h"
+#include "lb/model/map_writer.h"
 #include "lb/model/model.h"
-#include "lb/model/model_maps_view.h"
 
 namespace xlb {
-
-namespace {
-
-// Gives back a table an undo needs: rebuilt from a model state's inputs, or
-// as read from the maps before it was overwritten.
-using TableSource = std::function<absl::StatusOr<std::vector<uint32_t>>()>;
-
-uint64_t RingDigest(absl::Span<const uint32_t> table) {
-  return XxHash64(absl::string_view(reinterpret_cast<const char*>(table.data()),
-                                    table.size() * sizeof(uint32_t)),
-                  0);
-}
-
-bool SameBytes(const auto& a, const auto& b) {
-  return std::memcmp(&a, &b, sizeof(a)) == 0;
-}
-
-xlb_vip_key AbiKey(const IpAddress& address, uint16_t port, uint8_t proto) {
-  xlb_vip_key key{};
-  address.ToAbi(key.addr);
-  key.port = htons(port);
-  key.proto = proto;
-  key.family = address.family();
-  return key;
-}
-
-// Map writes that remember how to undo themselves.
-class MapWriter {
- public:
-  explicit MapWriter(DataplaneMaps* maps) : maps_(maps) {}
-
-  absl::Status SetBackend(uint32_t index, const xlb_backend& now,
-                          const xlb_backend& before) {
-    return Do(maps_->SetBackend(index, now),
-              [=, this] { return maps_->SetBackend(index, before); });
-  }
-  // `before` is empty when the index had no ring. A ring of the same size
-  // is rewritten in place, only the slots that change: swapping in a new
-  // ring waits for an RCU grace period (~12-15 ms), the whole budget of a
-  // change.
-  absl::Status SetRing(uint32_t vip_index, absl::Span<const uint32_t> now,
-                       TableSource before) {
-    if (before) {
-      absl::StatusOr<std::vector<uint32_t>> held = before();
-      if (!held.ok()) return held.status();
-      if (held->size() == now.size()) {
-        auto was =
-            std::make_shared<const std::vector<uint32_t>>(*std::move(held));
-        auto is = std::make_shared<const std::vector<uint32_t>>(now.begin(),
-                                                                now.end());
-        // Undone even if the write fails: writing `was` back over the slots
-        // that differ also repairs a write that stopped halfway.
-        undo_.push_back(
-            [=, this] { return maps_->UpdateRing(vip_index, *is, *was); });
-        return maps_->UpdateRing(vip_index, *was, *is);
-      }
-    }
-    return Do(maps_->SetRing(vip_index, now),
-              [=, this] { return Put(vip_index, before); });
-  }
-  absl::Status DeleteRing(uint32_t vip_index, TableSource before) {
-    return Do(maps_->DeleteRing(vip_index),
-              [=, this] { return Put(vip_index, before); });
-  }
-  absl::Status SetVip(const xlb_vip_key& key, const xlb_vip_value& now,
-                      std::optional<xlb_vip_value> before) {
-    return Do(maps_->SetVip(key, now), [=, this] {
-      return before ? maps_->SetVip(key, *before) : maps_->DeleteVip(key);
-    });
-  }
-  absl::Status DeleteVip(const xlb_vip_key& key, const xlb_vip_value& before) {
-    return Do(maps_->DeleteVip(key),
-              [=, this] { return maps_->SetVip(key, before); });
-  }
-
-  // Undoes every write made, newest first; tries them all and returns the
-  // first failure.
-  absl::Status Rollback() {
-    absl::Status first;
-    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-      absl::Status s = (*it)();
-      if (first.ok()) first = s;
-    }
-    undo_.clear();
-    return first;
-  }
-
- private:
-  absl::Status Put(uint32_t vip_index, const TableSource& table) {
-    if (!table) return maps_->DeleteRing(vip_index);
-    absl::StatusOr<std::vector<uint32_t>> built = table();
-    if (!built.ok()) return built.status();
-    return maps_->SetRing(vip_index, *built);
-  }
-
-  absl::Status Do(absl::Status result, std::function<absl::Status()> undo) {
-    if (result.ok()) undo_.push_back(std::move(undo));
-    return result;
-  }
-
-  DataplaneMaps* maps_;
-  std::vector<std::function<absl::Status()>> undo_;
-};
-
-}  // namespace
 
 // The VIPs and backend entries that differ between two states; everything
 // else implies the same map entries in both.
@@ -130,7 +19,9 @@ struct Balancer::Scope {
   std::vector<uint32_t> retired;     // these backends entries, if retired
 };
 
-Balancer::MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
+// Longer than most: one lambda per kind of entry, shared by the whole view
+// and the scoped one.
+MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
   MapsView view;
   auto add_retired = [&](uint32_t index, uint32_t generation) {
     xlb_backend entry{};
@@ -155,8 +46,7 @@ Balancer::MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
                        : 0u) |
                   (settings.echo_reply ? XLB_VIP_F_ECHO : 0u);
     value.ring_size = settings.ring_size;
-    view.vips[AbiKey(key.address, key.port,
-                     static_cast<uint8_t>(key.protocol))] = value;
+    view.vips[AbiVipKey(key)] = value;
     view.vip_indexes.insert(vip.index);
     if (vip.ring != nullptr) {
       view.rings[vip.index] = {.inputs = vip.ring, .digest = vip.ring_digest};
@@ -173,7 +63,7 @@ Balancer::MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
       xlb_vip_value echo_value{};
       echo_value.index = it->second->index;
       echo_value.flags = XLB_VIP_F_ECHO;
-      view.vips.emplace(AbiKey(address, 0, icmp), echo_value);
+      view.vips.emplace(AbiVipKey(address, 0, icmp), echo_value);
       return;
     }
   };
@@ -206,180 +96,49 @@ Balancer::MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
   return view;
 }
 
+Balancer::Scope Balancer::ScopeOf(const State& from, const State& to) {
+  Scope scope;
+  scope.vips = TouchedVips(from, to);
+  ForEachDifference(
+      from.backends, to.backends,
+      [&](const IpAddress& address, const BackendSlot*, const BackendSlot*) {
+        scope.addresses.push_back(address);
+      });
+  ForEachDifference(from.retired, to.retired,
+                    [&](uint32_t index, const uint32_t*, const uint32_t*) {
+                      scope.retired.push_back(index);
+                    });
+  return scope;
+}
+
 absl::Status Balancer::WriteChanges(const State& from, State& to) {
   // Right after adoption the maps hold what an earlier agent wrote, and
   // everything is compared with that; otherwise only what differs between
   // the states is.
   std::optional<Scope> scope;
-  if (adopted_ == nullptr) {
-    scope.emplace();
-    scope->vips = TouchedVips(from, to);
-    ForEachDifference(
-        from.backends, to.backends,
-        [&](const IpAddress& address, const BackendSlot*, const BackendSlot*) {
-          scope->addresses.push_back(address);
-        });
-    ForEachDifference(from.retired, to.retired,
-                      [&](uint32_t index, const uint32_t*, const uint32_t*) {
-                        scope->retired.push_back(index);
-                      });
-  }
+  if (adopted_ == nullptr) scope = ScopeOf(from, to);
   const MapsView before =
       scope.has_value() ? ViewOf(from, &*scope) : adopted_->view;
   const MapsView after = ViewOf(to, scope.has_value() ? &*scope : nullptr);
-  MapWriter writer(maps_);
-  // How an undo gets back the ring `before` has at `index`: a model state's
-  // is rebuilt; an adopted one is read before it is overwritten (the model
-  // never held it).
-  auto source_of = [&](uint32_t index) -> absl::StatusOr<TableSource> {
-    auto it = before.rings.find(index);
-    if (it == before.rings.end()) return TableSource();
-    if (Ring inputs = it->second.inputs; inputs != nullptr) {
-      return TableSource([inputs] { return inputs->Build(); });
-    }
-    absl::StatusOr<std::vector<uint32_t>> held = maps_->GetRing(index);
-    if (!held.ok()) return held.status();
-    auto copy = std::make_shared<const std::vector<uint32_t>>(*std::move(held));
-    return TableSource([copy] { return *copy; });
-  };
-  std::map<uint32_t, uint64_t> digests;  // of `to`'s rings, by VIP index
-  auto old_backend = [&](uint32_t index) {
-    auto it = before.backends.find(index);
-    return it == before.backends.end() ? xlb_backend{} : it->second;
-  };
-  // Entries that rings may point at go first; entries that lose traffic
-  // (DRAINING, DOWN, UNUSED) go after the rings and VIPs stop using them.
-  std::vector<uint32_t> later_backends;
-  absl::Status status = [&]() -> absl::Status {
-    for (const auto& [index, entry] : after.backends) {
-      const xlb_backend old = old_backend(index);
-      if (SameBytes(old, entry)) continue;
-      const bool new_holder =
-          old.state == XLB_BACKEND_UNUSED || old.generation != entry.generation;
-      if (entry.state != XLB_BACKEND_UNUSED &&
-          (new_holder || entry.state == XLB_BACKEND_UP)) {
-        if (absl::Status s = writer.SetBackend(index, entry, old); !s.ok()) {
-          return s;
-        }
-      } else {
-        later_backends.push_back(index);
-      }
-    }
-    // Each ring is built only when its inputs changed, written unless the
-    // maps already hold the same table, and dropped before the next one.
-    for (const auto& [index, ring] : after.rings) {
-      auto old = before.rings.find(index);
-      const MapsView::RingEntry* was =
-          old == before.rings.end() ? nullptr : &old->second;
-      if (was != nullptr && was->inputs != nullptr &&
-          (was->inputs == ring.inputs || *was->inputs == *ring.inputs)) {
-        if (was->digest.has_value()) digests[index] = *was->digest;
-        continue;
-      }
-      absl::StatusOr<std::vector<uint32_t>> table = ring.inputs->Build();
-      if (!table.ok()) {
-        return absl::Status(
-            table.status().code(),
-            absl::StrCat("VIP index ", index, ": ", table.status().message()));
-      }
-      const uint64_t digest = RingDigest(*table);
-      digests[index] = digest;
-      if (was != nullptr && was->digest == digest) continue;
-      absl::StatusOr<TableSource> undo = source_of(index);
-      if (!undo.ok()) return undo.status();
-      if (absl::Status s = writer.SetRing(index, *table, *std::move(undo));
-          !s.ok()) {
-        return s;
-      }
-    }
-    // A VIP that keeps its index but lost every backend: drop its packets
-    // now. Rings of indexes no VIP uses any more go once the VIPs moved.
-    std::vector<uint32_t> later_rings;
-    for (const auto& [index, ring] : before.rings) {
-      if (after.rings.contains(index)) continue;
-      if (!after.vip_indexes.contains(index)) {
-        later_rings.push_back(index);
-        continue;
-      }
-      absl::StatusOr<TableSource> undo = source_of(index);
-      if (!undo.ok()) return undo.status();
-      if (absl::Status s = writer.DeleteRing(index, *std::move(undo));
-          !s.ok()) {
-        return s;
-      }
-    }
-    for (const auto& [key, value] : after.vips) {
-      auto old = before.vips.find(key);
-      std::optional<xlb_vip_value> old_value;
-      if (old != before.vips.end()) {
-        if (SameBytes(old->second, value)) continue;
-        old_value = old->second;
-      }
-      if (absl::Status s = writer.SetVip(key, value, old_value); !s.ok()) {
-        return s;
-      }
-    }
-    for (const auto& [key, value] : before.vips) {
-      if (after.vips.contains(key)) continue;
-      if (absl::Status s = writer.DeleteVip(key, value); !s.ok()) return s;
-    }
-    for (uint32_t index : later_rings) {
-      absl::StatusOr<TableSource> undo = source_of(index);
-      if (!undo.ok()) return undo.status();
-      if (absl::Status s = writer.DeleteRing(index, *std::move(undo));
-          !s.ok()) {
-        return s;
-      }
-    }
-    for (uint32_t index : later_backends) {
-      const xlb_backend old = old_backend(index);
-      auto now = after.backends.find(index);
-      if (absl::Status s = writer.SetBackend(
-              index, now == after.backends.end() ? xlb_backend{} : now->second,
-              old);
-          !s.ok()) {
-        return s;
-      }
-    }
-    return absl::OkStatus();
-  }();
-  if (status.ok()) {
-    std::vector<VipKey> all;
-    if (!scope.has_value()) {
-      for (const auto& [key, vip] : to.vips) all.push_back(key);
-    }
-    for (const VipKey& key : scope.has_value() ? scope->vips : all) {
-      auto it = to.vips.find(key);
-      if (it == to.vips.end() || it->second->ring == nullptr) continue;
-      auto digest = digests.find(it->second->index);
-      if (digest != digests.end() &&
-          it->second->ring_digest != digest->second) {
-        MutableVip(to, key).ring_digest = digest->second;
-      }
-    }
-    // Established packets skip the VIP lookup (their entry names the VIP
-    // index): a freed index's entries go now, so its VIP's flows stop and a
-    // VIP given the index later starts clean. Not undoable, so last; if it
-    // fails the next Apply resyncs first, which retries it.
-    std::set<uint32_t> freed;
-    for (uint32_t index : before.vip_indexes) {
-      if (!after.vip_indexes.contains(index)) freed.insert(index);
-    }
-    if (!maps_->DeleteConns(freed).ok()) needs_resync_ = true;
-    return status;
-  }
+  MapWriter writer(maps_, before, after);
+  const absl::Status status = writer.Write();
+  if (writer.needs_resync()) needs_resync_ = true;
+  if (!status.ok()) return status;
 
-  if (absl::Status undo = writer.Rollback(); !undo.ok()) {
-    needs_resync_ = true;
-    return absl::InternalError(absl::StrCat(
-        "writing the maps failed (", status.message(),
-        ") and undoing the writes made so far failed too (", undo.message(),
-        "); the model keeps the previous configuration and rewrites the maps "
-        "before the next change"));
+  std::vector<VipKey> all;
+  if (!scope.has_value()) {
+    for (const auto& [key, vip] : to.vips) all.push_back(key);
   }
-  return absl::Status(status.code(),
-                      absl::StrCat("writing the maps failed, nothing applied: ",
-                                   status.message()));
+  for (const VipKey& key : scope.has_value() ? scope->vips : all) {
+    auto it = to.vips.find(key);
+    if (it == to.vips.end() || it->second->ring == nullptr) continue;
+    auto digest = writer.ring_digests().find(it->second->index);
+    if (digest != writer.ring_digests().end() &&
+        it->second->ring_digest != digest->second) {
+      MutableVip(to, key).ring_digest = digest->second;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Balancer::Resync() {
@@ -468,7 +227,7 @@ absl::StatusOr<std::shared_ptr<const Balancer::Adoption>> Balancer::ReadMaps(
       if (index != XLB_NO_BACKEND) members.insert(index);
     }
     // The digest is enough to tell whether the first write must replace it.
-    adoption->view.rings[value.index] = {.digest = RingDigest(*ring)};
+    adoption->view.rings[value.index] = {.digest = TableDigest(*ring)};
   }
   if (!live) return nullptr;
   return adoption;
@@ -479,12 +238,7 @@ bool Balancer::AdoptedHealth(const VipConfig& vip,
   if (adopted_ == nullptr) return false;
   auto index = adopted_->index_of.find(backend.address);
   if (index == adopted_->index_of.end()) return false;
-  xlb_vip_key key{};
-  vip.key.address.ToAbi(key.addr);
-  key.port = htons(vip.key.port);
-  key.proto = static_cast<uint8_t>(vip.key.protocol);
-  key.family = vip.key.address.family();
-  auto value = adopted_->view.vips.find(key);
+  auto value = adopted_->view.vips.find(AbiVipKey(vip.key));
   if (value != adopted_->view.vips.end()) {
     auto members = adopted_->ring_members.find(value->second.index);
     if (members != adopted_->ring_members.end() &&

@@ -165,8 +165,10 @@ absl::Status ValidateBackend(const BackendConfig& backend, const VipKey& vip,
   return absl::OkStatus();
 }
 
-absl::Status ValidateHealthOverride(const HealthOverride& o,
-                                    const HealthCheckSpec* spec,
+namespace {
+
+// An override's values taken one by one.
+absl::Status ValidateOverrideValues(const HealthOverride& o,
                                     absl::string_view path) {
   if (o.port.has_value() && *o.port == 0) {
     return Invalid(path, "port", "0 is not a port (leave it unset to inherit)");
@@ -216,7 +218,14 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
                                 " is not below the longest interval, ",
                                 absl::FormatDuration(kMaxHealthInterval)));
   }
-  // The pairs bound by the interval, once the values in force are known.
+  return absl::OkStatus();
+}
+
+// The pairs an interval bounds, once the values in force are known: the
+// override's, else the check's (`spec`, null when the VIP has none).
+absl::Status ValidateOverrideAgainstInterval(const HealthOverride& o,
+                                             const HealthCheckSpec* spec,
+                                             absl::string_view path) {
   std::optional<absl::Duration> interval = o.interval;
   std::optional<absl::Duration> timeout = o.timeout;
   std::optional<absl::Duration> jitter = o.jitter;
@@ -257,23 +266,9 @@ absl::Status ValidateHealthOverride(const HealthOverride& o,
   return absl::OkStatus();
 }
 
-absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
+// A check's interval, timeout, rise, fall and jitter.
+absl::Status ValidateCheckTiming(const HealthCheckSpec& spec,
                                  absl::string_view path) {
-  switch (spec.type) {
-    case HealthCheckType::kTcp:
-    case HealthCheckType::kHttp:
-    case HealthCheckType::kHttps:
-    case HealthCheckType::kUdp:
-    case HealthCheckType::kGrpc:
-      break;
-    default:
-      return Invalid(path, "type",
-                     absl::StrCat(static_cast<int>(spec.type),
-                                  " is not a health-check type"));
-  }
-  if (spec.port == 0 && vip.port == 0) {
-    return Invalid(path, "port", "0: required for a port-wildcard VIP");
-  }
   if (spec.interval < kMinHealthInterval ||
       spec.interval > kMaxHealthInterval) {
     return Invalid(
@@ -306,45 +301,79 @@ absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
                                 " is outside [0, interval ",
                                 absl::FormatDuration(spec.interval), ")"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHttpFields(const HealthCheckSpec& spec,
+                                absl::string_view path) {
+  if (!spec.http_path.empty()) {
+    if (absl::Status s =
+            Check(path, "http_path", CheckHttpPath(spec.http_path));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!spec.http_host.empty()) {
+    if (absl::Status s =
+            Check(path, "http_host", CheckHttpHost(spec.http_host));
+        !s.ok()) {
+      return s;
+    }
+  }
+  // Each code once, so the list holds at most the 500 codes there are.
+  std::map<uint32_t, size_t> seen;
+  for (size_t i = 0; i < spec.http_expected_codes.size(); ++i) {
+    const uint32_t code = spec.http_expected_codes[i];
+    const std::string field = absl::StrCat("http_expected_codes[", i, "]");
+    if (code < 100 || code > 599) {
+      return Invalid(path, field,
+                     absl::StrCat(code, " is not an HTTP status code"));
+    }
+    auto [it, inserted] = seen.emplace(code, i);
+    if (!inserted) {
+      return Invalid(
+          path, field,
+          absl::StrCat(code, " repeats http_expected_codes[", it->second, "]"));
+    }
+  }
+  return Check(path, "http_body_substring",
+               CheckHttpBodySubstring(spec.http_body_substring));
+}
+
+}  // namespace
+
+absl::Status ValidateHealthOverride(const HealthOverride& o,
+                                    const HealthCheckSpec* spec,
+                                    absl::string_view path) {
+  if (absl::Status s = ValidateOverrideValues(o, path); !s.ok()) return s;
+  return ValidateOverrideAgainstInterval(o, spec, path);
+}
+
+absl::Status ValidateHealthCheck(const HealthCheckSpec& spec, const VipKey& vip,
+                                 absl::string_view path) {
+  switch (spec.type) {
+    case HealthCheckType::kTcp:
+    case HealthCheckType::kHttp:
+    case HealthCheckType::kHttps:
+    case HealthCheckType::kUdp:
+    case HealthCheckType::kGrpc:
+      break;
+    default:
+      return Invalid(path, "type",
+                     absl::StrCat(static_cast<int>(spec.type),
+                                  " is not a health-check type"));
+  }
+  if (spec.port == 0 && vip.port == 0) {
+    return Invalid(path, "port", "0: required for a port-wildcard VIP");
+  }
+  if (absl::Status s = ValidateCheckTiming(spec, path); !s.ok()) return s;
   if (absl::Status s = ValidateCheckTypeFields(spec, path); !s.ok()) {
     return s;
   }
   switch (spec.type) {
     case HealthCheckType::kHttp:
-    case HealthCheckType::kHttps: {
-      if (!spec.http_path.empty()) {
-        if (absl::Status s =
-                Check(path, "http_path", CheckHttpPath(spec.http_path));
-            !s.ok()) {
-          return s;
-        }
-      }
-      if (!spec.http_host.empty()) {
-        if (absl::Status s =
-                Check(path, "http_host", CheckHttpHost(spec.http_host));
-            !s.ok()) {
-          return s;
-        }
-      }
-      // Each code once, so the list holds at most the 500 codes there are.
-      std::map<uint32_t, size_t> seen;
-      for (size_t i = 0; i < spec.http_expected_codes.size(); ++i) {
-        const uint32_t code = spec.http_expected_codes[i];
-        const std::string field = absl::StrCat("http_expected_codes[", i, "]");
-        if (code < 100 || code > 599) {
-          return Invalid(path, field,
-                         absl::StrCat(code, " is not an HTTP status code"));
-        }
-        auto [it, inserted] = seen.emplace(code, i);
-        if (!inserted) {
-          return Invalid(path, field,
-                         absl::StrCat(code, " repeats http_expected_codes[",
-                                      it->second, "]"));
-        }
-      }
-      return Check(path, "http_body_substring",
-                   CheckHttpBodySubstring(spec.http_body_substring));
-    }
+    case HealthCheckType::kHttps:
+      return ValidateHttpFields(spec, path);
     case HealthCheckType::kUdp:
       if (spec.udp_request.empty()) {
         return Invalid(path, "udp_request",
