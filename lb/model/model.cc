@@ -441,9 +441,11 @@ void Balancer::ComputeRings(State& next,
     if (inputs.members.empty()) {
       if (vip.ring != nullptr || !existed) ++vip.no_backend_events;
       vip.ring = nullptr;
+      vip.table_digest.reset();
       vip.ring_digest.reset();
     } else if (vip.ring == nullptr || *vip.ring != inputs) {
       vip.ring = std::make_shared<const RingInputs>(std::move(inputs));
+      vip.table_digest.reset();
       vip.ring_digest.reset();
     }
   }
@@ -477,7 +479,8 @@ VipStatus Balancer::StatusOf(const VipState& vip) const {
                    .index = vip.index,
                    .has_ring = vip.ring != nullptr,
                    .fail_open = m.fail_open,
-                   .no_backend_events = vip.no_backend_events};
+                   .no_backend_events = vip.no_backend_events,
+                   .ring_digest = vip.ring_digest};
   for (size_t i = 0; i < vip.config.backends.size(); ++i) {
     const IpAddress& address = vip.config.backends[i].address;
     status.backends.push_back(

@@ -29,7 +29,9 @@
 //   model reports it (VipStatus::has_ring, no_backend_events).
 // - The rings are built with the backends sorted by address, so every host
 //   given the same configuration builds the same rings, whatever the order of
-//   the changes that produced it.
+//   the changes that produced it. VipStatus::ring_digest lets hosts compare
+//   them: it names backends by address, not by index, since indexes depend
+//   on each host's history.
 // - The model keeps what decides each ring (size, seed, members), not the
 //   ring: a table is built when it must be written and dropped once written
 //   (BuildMaglevTable is deterministic, so rollback and Restore rebuild the
@@ -144,6 +146,11 @@ struct VipStatus {
   bool fail_open = false;  // below min_healthy_fraction: down ones in ring
   // Times the VIP entered the no-backend state (created without one too).
   uint64_t no_backend_events = 0;
+  // XXH64 of the VIP's Maglev table with each slot naming its backend by
+  // address instead of by this host's backend index (see PlacementDigest in
+  // model_maps.cc): equal on every host that sends each slot to the same
+  // backend, however each numbered its backends. nullopt without a ring.
+  std::optional<uint64_t> ring_digest;
   std::vector<VipBackendStatus> backends;  // in configuration order
 
   bool operator==(const VipStatus&) const = default;
@@ -239,9 +246,11 @@ class Balancer {
     std::map<IpAddress, bool> healthy;  // one entry per configured backend
     uint32_t index = 0;
     Ring ring;  // null: no eligible backend
-    // XXH64 of the table `ring` builds, once it was built (written, or found
-    // equal to what the maps hold): a change of inputs that builds the same
-    // table is not written.
+    // Digests of the table `ring` builds, once it was built (written, or
+    // found equal to what the maps hold). table_digest: XXH64 of the table
+    // as written (backend indexes), so a change of inputs that builds the
+    // same table is not written. ring_digest: as VipStatus::ring_digest.
+    std::optional<uint64_t> table_digest;
     std::optional<uint64_t> ring_digest;
     bool fail_open = false;
     uint64_t no_backend_events = 0;

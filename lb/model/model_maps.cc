@@ -8,6 +8,8 @@
 #include <cstring>
 #include <functional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lb/dataplane/in_memory_maps.h"
@@ -27,6 +29,34 @@ uint64_t RingDigest(absl::Span<const uint32_t> table) {
   return XxHash64(absl::string_view(reinterpret_cast<const char*>(table.data()),
                                     table.size() * sizeof(uint32_t)),
                   0);
+}
+
+// The digest hosts compare (VipStatus::ring_digest). Backend indexes depend
+// on each host's history (the order backends came and went, what an earlier
+// agent left), so it hashes what is the same on every host that places the
+// same backends in the same slots: the members' keys (family byte and 16
+// address bytes) in key order, then the table with each slot holding its
+// backend's rank in that order, from 1 (0 for an empty slot), as 4 bytes
+// little-endian.
+uint64_t PlacementDigest(absl::Span<const MaglevBackend> members,
+                         absl::Span<const uint32_t> table) {
+  uint32_t max_index = 0;
+  for (const MaglevBackend& m : members)
+    max_index = std::max(max_index, m.index);
+  std::vector<uint32_t> rank_of(max_index + 1, 0);
+  std::string bytes;
+  bytes.reserve(members.size() * 17 + table.size() * 4);
+  for (size_t i = 0; i < members.size(); ++i) {
+    rank_of[members[i].index] = static_cast<uint32_t>(i + 1);
+    bytes.append(members[i].key);
+  }
+  for (uint32_t index : table) {
+    const uint32_t rank = index <= max_index ? rank_of[index] : 0;
+    for (int shift = 0; shift < 32; shift += 8) {
+      bytes.push_back(static_cast<char>((rank >> shift) & 0xff));
+    }
+  }
+  return XxHash64(bytes, 0);
 }
 
 bool SameBytes(const auto& a, const auto& b) {
@@ -159,7 +189,9 @@ Balancer::MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
                      static_cast<uint8_t>(key.protocol))] = value;
     view.vip_indexes.insert(vip.index);
     if (vip.ring != nullptr) {
-      view.rings[vip.index] = {.inputs = vip.ring, .digest = vip.ring_digest};
+      view.rings[vip.index] = {.inputs = vip.ring,
+                               .digest = vip.table_digest,
+                               .ring_digest = vip.ring_digest};
     }
   };
   // One echo entry per address answering echo; it counts against the VIP
@@ -242,7 +274,11 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
     auto copy = std::make_shared<const std::vector<uint32_t>>(*std::move(held));
     return TableSource([copy] { return *copy; });
   };
-  std::map<uint32_t, uint64_t> digests;  // of `to`'s rings, by VIP index
+  struct Digests {
+    uint64_t table = 0;
+    uint64_t ring = 0;
+  };
+  std::map<uint32_t, Digests> digests;  // of `to`'s rings, by VIP index
   auto old_backend = [&](uint32_t index) {
     auto it = before.backends.find(index);
     return it == before.backends.end() ? xlb_backend{} : it->second;
@@ -273,7 +309,9 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
           old == before.rings.end() ? nullptr : &old->second;
       if (was != nullptr && was->inputs != nullptr &&
           (was->inputs == ring.inputs || *was->inputs == *ring.inputs)) {
-        if (was->digest.has_value()) digests[index] = *was->digest;
+        if (was->digest.has_value() && was->ring_digest.has_value()) {
+          digests[index] = {.table = *was->digest, .ring = *was->ring_digest};
+        }
         continue;
       }
       absl::StatusOr<std::vector<uint32_t>> table = ring.inputs->Build();
@@ -283,7 +321,8 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
             absl::StrCat("VIP index ", index, ": ", table.status().message()));
       }
       const uint64_t digest = RingDigest(*table);
-      digests[index] = digest;
+      digests[index] = {.table = digest,
+                        .ring = PlacementDigest(ring.inputs->members, *table)};
       if (was != nullptr && was->digest == digest) continue;
       absl::StatusOr<TableSource> undo = source_of(index);
       if (!undo.ok()) return undo.status();
@@ -353,8 +392,11 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
       if (it == to.vips.end() || it->second->ring == nullptr) continue;
       auto digest = digests.find(it->second->index);
       if (digest != digests.end() &&
-          it->second->ring_digest != digest->second) {
-        MutableVip(to, key).ring_digest = digest->second;
+          (it->second->table_digest != digest->second.table ||
+           it->second->ring_digest != digest->second.ring)) {
+        VipState& vip = MutableVip(to, key);
+        vip.table_digest = digest->second.table;
+        vip.ring_digest = digest->second.ring;
       }
     }
     // Established packets skip the VIP lookup (their entry names the VIP

@@ -18,11 +18,12 @@ namespace xlb {
 
 struct Balancer::MapsView {
   // A ring as the view knows it: a model state's holds its inputs (and the
-  // digest once its table was built); one read back from the maps holds only
-  // the digest of what is there.
+  // digests once its table was built); one read back from the maps holds
+  // only the digest of what is there.
   struct RingEntry {
-    Ring inputs;  // null: read from the maps
-    std::optional<uint64_t> digest;
+    Ring inputs;                          // null: read from the maps
+    std::optional<uint64_t> digest;       // VipState::table_digest
+    std::optional<uint64_t> ring_digest;  // VipState::ring_digest
   };
   // Live backends and retired (UNUSED) entries; absent means all zero.
   std::map<uint32_t, xlb_backend> backends;
