@@ -15,6 +15,18 @@
 namespace xlb {
 namespace {
 
+// VipStatus::ring_digest: the digest of the ring by address (PlacementDigest
+// in model_maps.cc) and the VIP's hash fields, 8 bytes little-endian and one
+// byte (0: five-tuple, 1: without the source port).
+uint64_t WithHashFields(uint64_t ring_digest, HashMode mode) {
+  char bytes[9];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>((ring_digest >> (8 * i)) & 0xff);
+  }
+  bytes[8] = mode == HashMode::kNoSourcePort ? 1 : 0;
+  return XxHash64(absl::string_view(bytes, sizeof(bytes)), 0);
+}
+
 // Which of a VIP's backends take new flows, and each one's state in it.
 struct Membership {
   bool fail_open = false;
@@ -480,7 +492,11 @@ VipStatus Balancer::StatusOf(const VipState& vip) const {
                    .has_ring = vip.ring != nullptr,
                    .fail_open = m.fail_open,
                    .no_backend_events = vip.no_backend_events,
-                   .ring_digest = vip.ring_digest};
+                   .ring_digest = std::nullopt};
+  if (vip.ring_digest.has_value()) {
+    status.ring_digest =
+        WithHashFields(*vip.ring_digest, vip.config.settings.hash_mode);
+  }
   for (size_t i = 0; i < vip.config.backends.size(); ++i) {
     const IpAddress& address = vip.config.backends[i].address;
     status.backends.push_back(

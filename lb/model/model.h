@@ -146,10 +146,12 @@ struct VipStatus {
   bool fail_open = false;  // below min_healthy_fraction: down ones in ring
   // Times the VIP entered the no-backend state (created without one too).
   uint64_t no_backend_events = 0;
-  // XXH64 of the VIP's Maglev table with each slot naming its backend by
-  // address instead of by this host's backend index (see PlacementDigest in
-  // model_maps.cc): equal on every host that sends each slot to the same
-  // backend, however each numbered its backends. nullopt without a ring.
+  // What decides the backend of a new flow to this VIP, but for the data
+  // plane's flow hash seed: the Maglev table with each slot naming its
+  // backend by address instead of by this host's backend index, and the
+  // hash fields (model.cc, WithHashFields). Equal on two hosts, given the
+  // same seed, when they send every new flow to the same backend, however
+  // each numbered its backends. nullopt without a ring.
   std::optional<uint64_t> ring_digest;
   std::vector<VipBackendStatus> backends;  // in configuration order
 
@@ -249,7 +251,8 @@ class Balancer {
     // Digests of the table `ring` builds, once it was built (written, or
     // found equal to what the maps hold). table_digest: XXH64 of the table
     // as written (backend indexes), so a change of inputs that builds the
-    // same table is not written. ring_digest: as VipStatus::ring_digest.
+    // same table is not written. ring_digest: XXH64 of the table naming
+    // backends by address (PlacementDigest in model_maps.cc).
     std::optional<uint64_t> table_digest;
     std::optional<uint64_t> ring_digest;
     bool fail_open = false;

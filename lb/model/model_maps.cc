@@ -31,7 +31,8 @@ uint64_t RingDigest(absl::Span<const uint32_t> table) {
                   0);
 }
 
-// The digest hosts compare (VipStatus::ring_digest). Backend indexes depend
+// The ring part of the digest hosts compare (VipStatus::ring_digest).
+// Backend indexes depend
 // on each host's history (the order backends came and went, what an earlier
 // agent left), so it hashes what is the same on every host that places the
 // same backends in the same slots: the members' keys (family byte and 16

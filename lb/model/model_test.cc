@@ -538,11 +538,21 @@ TEST_F(BalancerTest, PredictBackendUsesTheVipRingAndTheDataPlaneHash) {
       absl::IsNotFound(balancer_->PredictBackend(wildcard, seed).status()));
 }
 
-// VipStatus::ring_digest recomputed from the maps alone: the ring's
-// members' keys (family byte, 16 address bytes) in key order, then every
-// slot as its member's rank in that order from 1, 4 bytes little-endian.
-uint64_t RingDigestOfMaps(const InMemoryMaps& maps, uint32_t vip_index) {
-  const std::vector<uint32_t>& ring = maps.contents().rings.at(vip_index);
+// 8 bytes little-endian.
+std::string Le64(uint64_t value) {
+  std::string bytes;
+  for (int i = 0; i < 8; ++i)
+    bytes.push_back(static_cast<char>(value >> (8 * i)));
+  return bytes;
+}
+
+// VipStatus::ring_digest recomputed from the maps alone: XXH64 of the
+// VIP's ring (its members' keys, family byte and 16 address bytes, in key
+// order, then every slot as its member's rank in that order from 1, 4 bytes
+// little-endian) and the VIP's hash fields (flag XLB_VIP_F_HASH_NO_SRC_PORT).
+uint64_t RingDigestOfMaps(const InMemoryMaps& maps, const xlb_vip_key& key) {
+  const xlb_vip_value& vip = maps.contents().vips.at(key);
+  const std::vector<uint32_t>& ring = maps.contents().rings.at(vip.index);
   std::map<std::string, uint32_t> index_by_key;
   for (uint32_t index : std::set<uint32_t>(ring.begin(), ring.end())) {
     const xlb_backend& entry = maps.contents().backends.at(index);
@@ -562,7 +572,9 @@ uint64_t RingDigestOfMaps(const InMemoryMaps& maps, uint32_t vip_index) {
                         static_cast<char>(rank >> 24)};
     bytes.append(le, 4);
   }
-  return XxHash64(bytes, 0);
+  const char no_source_port =
+      (vip.flags & XLB_VIP_F_HASH_NO_SRC_PORT) != 0 ? 1 : 0;
+  return XxHash64(Le64(XxHash64(bytes, 0)) + no_source_port, 0);
 }
 
 TEST_F(BalancerTest, RingDigestHashesTheRingByAddressAndIsUnsetWithoutOne) {
@@ -571,14 +583,14 @@ TEST_F(BalancerTest, RingDigestHashesTheRingByAddressAndIsUnsetWithoutOne) {
   const std::optional<uint64_t> two =
       balancer_->GetVipStatus(web_)->ring_digest;
   ASSERT_TRUE(two.has_value());
-  EXPECT_EQ(*two, RingDigestOfMaps(maps_, VipIndex(web_)));
+  EXPECT_EQ(*two, RingDigestOfMaps(maps_, AbiKey(web_)));
 
   MustApply({AddBackendOp{web_, Backend("2001:db8::7")}});
   const std::optional<uint64_t> three =
       balancer_->GetVipStatus(web_)->ring_digest;
   ASSERT_TRUE(three.has_value());
   EXPECT_NE(*three, *two);
-  EXPECT_EQ(*three, RingDigestOfMaps(maps_, VipIndex(web_)));
+  EXPECT_EQ(*three, RingDigestOfMaps(maps_, AbiKey(web_)));
 
   // A weight change moves slots: a new ring, a new digest.
   MustApply({SetWeightOp{web_, Ip("198.51.100.2"), 1}});
@@ -589,6 +601,16 @@ TEST_F(BalancerTest, RingDigestHashesTheRingByAddressAndIsUnsetWithoutOne) {
   MustApply({RemoveBackendOp{web_, Ip("2001:db8::7")},
              SetWeightOp{web_, Ip("198.51.100.2"), 3}});
   EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest, two);
+
+  // Hashing without the source port sends flows to other slots: another
+  // digest, though the ring stays.
+  const uint64_t ring_writes = maps_.set_ring_count();
+  MustApply(
+      {UpdateVipOp{web_, VipSettings{.hash_mode = HashMode::kNoSourcePort}}});
+  EXPECT_EQ(maps_.set_ring_count(), ring_writes);
+  EXPECT_NE(balancer_->GetVipStatus(web_)->ring_digest, two);
+  EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest,
+            RingDigestOfMaps(maps_, AbiKey(web_)));
 
   // No eligible backend, no ring, no digest.
   MustApply({SetDrainOp{web_, Ip("198.51.100.1")},
@@ -611,7 +633,7 @@ TEST_F(BalancerTest, RingDigestFollowsHealth) {
       balancer_->GetVipStatus(web_)->ring_digest;
   ASSERT_TRUE(one.has_value());
   EXPECT_NE(*one, *both);
-  EXPECT_EQ(*one, RingDigestOfMaps(maps_, VipIndex(web_)));
+  EXPECT_EQ(*one, RingDigestOfMaps(maps_, AbiKey(web_)));
   MustApply({SetHealthOp{web_, Ip("198.51.100.2")}});
   EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest, both);
 }
