@@ -42,20 +42,24 @@ uint64_t RingDigest(absl::Span<const uint32_t> table) {
 uint64_t PlacementDigest(absl::Span<const MaglevBackend> members,
                          absl::Span<const uint32_t> table) {
   uint32_t max_index = 0;
-  for (const MaglevBackend& m : members)
+  size_t key_bytes = 0;
+  for (const MaglevBackend& m : members) {
     max_index = std::max(max_index, m.index);
+    key_bytes += m.key.size();
+  }
   std::vector<uint32_t> rank_of(max_index + 1, 0);
-  std::string bytes;
-  bytes.reserve(members.size() * 17 + table.size() * 4);
+  std::string bytes(key_bytes + table.size() * 4, '\0');
+  char* out = bytes.data();
   for (size_t i = 0; i < members.size(); ++i) {
     rank_of[members[i].index] = static_cast<uint32_t>(i + 1);
-    bytes.append(members[i].key);
+    out = std::copy(members[i].key.begin(), members[i].key.end(), out);
   }
   for (uint32_t index : table) {
     const uint32_t rank = index <= max_index ? rank_of[index] : 0;
-    for (int shift = 0; shift < 32; shift += 8) {
-      bytes.push_back(static_cast<char>((rank >> shift) & 0xff));
-    }
+    *out++ = static_cast<char>(rank & 0xff);
+    *out++ = static_cast<char>((rank >> 8) & 0xff);
+    *out++ = static_cast<char>((rank >> 16) & 0xff);
+    *out++ = static_cast<char>((rank >> 24) & 0xff);
   }
   return XxHash64(bytes, 0);
 }
