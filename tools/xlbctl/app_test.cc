@@ -147,8 +147,8 @@ TEST(AppTest, SeveralServersAreForTheVerbsThatCompareAgents) {
   r = RunXlbctl(
       {"-s", kNoAgent, "-s", "/nonexistent/xlbctl-test.sock", "status"});
   EXPECT_EQ(r.code, kExitInvalid);
-  EXPECT_THAT(r.err,
-              HasSubstr(std::string(kNoAgent) + " is given more than once"));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("\"", kNoAgent,
+                                            "\" is given more than once")));
 }
 
 TEST(AppTest, TlsFilesAreRefusedForUnixSockets) {

@@ -42,8 +42,9 @@ absl::StatusOr<std::vector<Connection*>> Context::ConnectAll() {
           Connection::Open(options);
       if (!one.ok()) return one.status();
       if (!targets.insert((*one)->target()).second) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--server: ", (*one)->target(), " is given more than once"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--server: ", QuoteValue((*one)->target()),
+                         " is given more than once"));
       }
       opened.push_back(*std::move(one));
     }
