@@ -31,6 +31,7 @@ namespace {
 using testing::AgentProcess;
 using testing::CommandResult;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kVip[] = "192.0.2.10:80/tcp";
 
@@ -587,6 +588,39 @@ TEST_F(XlbctlAgentsTest, AnotherHashSeedFailsTheApplyNamingVipsAndAgents) {
   EXPECT_THAT(r.err, HasSubstr("--hash-seed"));
   r = Both({"status"}, kExitDisagree);
   EXPECT_THAT(r.err, HasSubstr("agents disagree now on 2 VIPs"));
+}
+
+TEST_F(XlbctlAgentsTest, ADriftedAgentDisagreesUntilTheFileIsAppliedAgain) {
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  const std::string file = WriteConfig(kTwoVips);
+  Both({"config", "apply", "-f", file}, kExitOk);
+  const std::string agreed = Status(*a_).vips(0).ring_digest();
+  // Someone changes one agent by hand: a weight on B only.
+  ASSERT_EQ(
+      b_->Run({"backend", "weight", kVip, "198.51.100.2", "-w", "5"}).exit_code,
+      kExitOk);
+  const std::string drifted = Status(*b_).vips(0).ring_digest();
+  EXPECT_NE(drifted, agreed);
+  EXPECT_EQ(Status(*b_).vips(1).ring_digest(),
+            Status(*a_).vips(1).ring_digest())
+      << "the other VIP did not change";
+  CommandResult r = Both({"status"}, kExitDisagree);
+  EXPECT_THAT(r.err, HasSubstr("agents disagree now on 1 VIP: "));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("192.0.2.10:80/tcp (", ServerA(),
+                                            " ", agreed, ", ", ServerB(), " ",
+                                            drifted, ")")));
+  EXPECT_THAT(r.err, Not(HasSubstr("192.0.2.11")));
+  auto json = ParseJson<google::protobuf::Struct>(
+      Both({"status", "-o", "json"}, kExitDisagree).out);
+  EXPECT_FALSE(json.fields().at("agree").bool_value());
+
+  // The same file again: A has nothing to change, B gets its weight back,
+  // and both agree on the digest they had.
+  r = Both({"config", "apply", "-f", file}, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": no changes"));
+  EXPECT_THAT(r.out, HasSubstr(ServerB() + ": applied"));
+  EXPECT_THAT(r.out, HasSubstr("all 2 agents agree on every VIP's ring"));
+  EXPECT_EQ(Status(*b_).vips(0).ring_digest(), agreed);
 }
 
 TEST_F(XlbctlAgentsTest, BackendHealthSeenDifferentlyIsADisagreement) {
