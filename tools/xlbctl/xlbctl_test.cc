@@ -680,7 +680,8 @@ TEST_F(XlbctlAgentsTest, OnlyTheVerbsThatCompareTakeSeveralServers) {
       kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("--generation"));
   EXPECT_EQ(Status(*a_).vips_size(), 0) << "nothing applied";
-  // Comma-separated in XLB_SERVER works as repeating --server.
+  // A comma-separated value (as XLB_SERVER takes) works as repeating
+  // --server.
   r = a_->Run({"--server", ServerA() + "," + ServerB(), "status"});
   EXPECT_EQ(r.exit_code, kExitOk) << r.err;
   EXPECT_THAT(r.out, HasSubstr(ServerB()));
