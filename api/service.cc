@@ -183,6 +183,11 @@ grpc::Status LoadBalancerService::GetVip(grpc::ServerContext*,
       if (vip.key != *key) continue;
       *response->mutable_vip() = agent::VipToProto(vip);
       response->set_generation(snapshot.generation);
+      // Deleted since the snapshot: no ring, so no digest.
+      if (absl::StatusOr<VipStatus> status = controller_->GetVipStatus(*key);
+          status.ok()) {
+        response->set_ring_digest(controller_->RingDigest(*status));
+      }
       return absl::OkStatus();
     }
     return absl::NotFoundError(absl::StrCat("key: no VIP ", key->ToString()));
@@ -353,6 +358,7 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
       out->set_has_ring(vip.has_ring);
       out->set_fail_open(vip.fail_open);
       out->set_no_backend_events(vip.no_backend_events);
+      out->set_ring_digest(controller_->RingDigest(vip));
       const VipConfig* config =
           configs.contains(vip.key) ? configs.at(vip.key) : nullptr;
       for (const VipBackendStatus& backend : vip.backends) {

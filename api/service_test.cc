@@ -21,6 +21,7 @@
 #include "grpcpp/impl/codegen/sync_stream.h"
 #include "gtest/gtest.h"
 #include "lb/agent/testing/requests.h"
+#include "lb/maglev/maglev.h"
 #include "lb/state/state.h"
 
 namespace xlb::api {
@@ -417,6 +418,106 @@ TEST_F(ServiceTest, StatusReportsBackendHealthAndMapUsage) {
   EXPECT_EQ(status.maps(2).memory_bytes(), 0u);
 }
 
+// The API's ring digest recomputed from the model's: XXH64 of its 8 bytes
+// little-endian, seeded with the flow hash seed, in 16 hex digits.
+std::string ExpectedRingDigest(agent::Controller& controller, const VipKey& key,
+                               uint32_t flow_hash_seed) {
+  absl::StatusOr<VipStatus> status = controller.GetVipStatus(key);
+  EXPECT_TRUE(status.ok() && status->ring_digest.has_value());
+  if (!status.ok() || !status->ring_digest.has_value()) return "?";
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) {
+    bytes.push_back(static_cast<char>(*status->ring_digest >> (8 * i)));
+  }
+  char hex[17];
+  snprintf(hex, sizeof(hex), "%016llx",
+           static_cast<unsigned long long>(XxHash64(bytes, flow_hash_seed)));
+  return hex;
+}
+
+v1::GetStatusResponse Status(v1::LoadBalancer::Stub& stub) {
+  grpc::ClientContext context;
+  v1::GetStatusResponse status;
+  EXPECT_TRUE(stub.GetStatus(&context, {}, &status).ok());
+  return status;
+}
+
+std::string VipRingDigest(v1::LoadBalancer::Stub& stub, const v1::VipKey& key) {
+  grpc::ClientContext context;
+  v1::GetVipRequest request;
+  *request.mutable_key() = key;
+  v1::GetVipResponse response;
+  EXPECT_TRUE(stub.GetVip(&context, request, &response).ok());
+  return response.ring_digest();
+}
+
+TEST_F(ServiceTest, RingDigestIsTheModelsWithTheSeedAndEmptyWithoutARing) {
+  v1::Vip vip = Vip(web_, {"198.51.100.1", "198.51.100.2"});
+  vip.mutable_settings()->mutable_health_check()->set_type(
+      v1::HEALTH_CHECK_TYPE_TCP);
+  ASSERT_TRUE(CreateVip(vip).ok());
+  // Checked backends start down: no ring, no digest.
+  ASSERT_FALSE(Status(stub()).vips(0).has_ring());
+  EXPECT_EQ(Status(stub()).vips(0).ring_digest(), "");
+  EXPECT_EQ(VipRingDigest(stub(), web_), "");
+
+  const VipKey key{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
+  agent::Controller& controller = harness_->controller();
+  for (const char* up : {"198.51.100.1", "198.51.100.2"}) {
+    ASSERT_TRUE(
+        controller.SetHealth(key, *IpAddress::Parse(up), {.healthy = true})
+            .ok());
+  }
+  const std::string both = Status(stub()).vips(0).ring_digest();
+  EXPECT_EQ(both, ExpectedRingDigest(controller, key, 0));
+  EXPECT_EQ(VipRingDigest(stub(), web_), both);
+
+  ASSERT_TRUE(
+      controller
+          .SetHealth(key, *IpAddress::Parse("198.51.100.2"), {.healthy = false})
+          .ok());
+  const std::string one = Status(stub()).vips(0).ring_digest();
+  EXPECT_NE(one, both);
+  EXPECT_EQ(one, ExpectedRingDigest(controller, key, 0));
+  EXPECT_EQ(VipRingDigest(stub(), web_), one);
+
+  // A configuration change of the ring changes it too.
+  ASSERT_TRUE(UpdateBackends(
+                  {Weight(web_, "198.51.100.1", 2), Add(web_, "198.51.100.3")})
+                  .ok());
+  ASSERT_TRUE(
+      controller
+          .SetHealth(key, *IpAddress::Parse("198.51.100.3"), {.healthy = true})
+          .ok());
+  const std::string changed = Status(stub()).vips(0).ring_digest();
+  EXPECT_NE(changed, one);
+  EXPECT_NE(changed, both);
+  EXPECT_EQ(changed, ExpectedRingDigest(controller, key, 0));
+}
+
+TEST(ServiceRingDigestTest, AgentsAgreeOnlyWithTheSameHashSeed) {
+  auto Digest = [](uint32_t seed) {
+    ApiHarness::Options options;
+    options.flow_hash_seed = seed;
+    auto harness = ApiHarness::Start(options);
+    EXPECT_TRUE(harness.ok()) << harness.status();
+    if (!harness.ok()) return std::string("?");
+    grpc::ClientContext context;
+    v1::CreateVipRequest request;
+    *request.mutable_vip() =
+        Vip(Key("192.0.2.1", 80), {"198.51.100.1", "198.51.100.2"});
+    v1::CreateVipResponse response;
+    EXPECT_TRUE(
+        (*harness)->stub().CreateVip(&context, request, &response).ok());
+    const std::string digest = Status((*harness)->stub()).vips(0).ring_digest();
+    EXPECT_THAT(digest, ::testing::MatchesRegex("[0-9a-f]{16}"));
+    return digest;
+  };
+  EXPECT_EQ(Digest(0), Digest(0));
+  EXPECT_EQ(Digest(7), Digest(7));
+  EXPECT_NE(Digest(0), Digest(7));
+}
+
 TEST_F(ServiceTest, StatsWithoutADataPlaneIsFailedPrecondition) {
   grpc::ClientContext context;
   v1::GetStatsResponse stats;
@@ -540,12 +641,16 @@ TEST_F(ServiceTest, HealthTransitionIsAnEventAndReachesTheRing) {
   EXPECT_EQ(up.backend(), "198.51.100.1");
   EXPECT_EQ(up.reason(), v1::PROBE_OUTCOME_SUCCESS);
   EXPECT_EQ(up.latency().nanos(), 3000000);
+  EXPECT_TRUE(up.ring_changed());
+  EXPECT_THAT(up.ring_digest(), ::testing::MatchesRegex("[0-9a-f]{16}"));
   const v1::HealthChanged& down = events[1].health_changed();
   EXPECT_FALSE(down.healthy());
   EXPECT_EQ(down.reason(), v1::PROBE_OUTCOME_WRONG_STATUS);
   EXPECT_EQ(down.detail(), "HTTP status 503");
   EXPECT_EQ(down.latency().seconds(), 1);
   EXPECT_EQ(down.latency().nanos(), 500000000);
+  EXPECT_TRUE(down.ring_changed());
+  EXPECT_EQ(down.ring_digest(), "") << "the VIP has no ring left";
   EXPECT_EQ(GetConfig().generation(), 1u);  // health is not configuration
 
   const std::vector<agent::HealthTransitionCount> counts =
@@ -556,6 +661,33 @@ TEST_F(ServiceTest, HealthTransitionIsAnEventAndReachesTheRing) {
   EXPECT_TRUE(counts[1].to_healthy);
   EXPECT_EQ(counts[1].count, 1u);
   EXPECT_EQ(counts[1].backend, backend);
+}
+
+TEST_F(ServiceTest, HealthEventCarriesTheNewRingDigestAndWhetherItMoved) {
+  v1::Vip vip = Vip(web_, {"198.51.100.1", "198.51.100.2"});
+  vip.mutable_settings()->mutable_health_check()->set_type(
+      v1::HEALTH_CHECK_TYPE_TCP);
+  vip.mutable_backends(1)->set_drained(true);
+  ASSERT_TRUE(CreateVip(vip).ok());
+  const VipKey key{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
+  for (const char* up : {"198.51.100.1", "198.51.100.2"}) {
+    ASSERT_TRUE(harness_->controller()
+                    .SetHealth(key, *IpAddress::Parse(up), {.healthy = true})
+                    .ok());
+  }
+  const std::string digest = Status(stub()).vips(0).ring_digest();
+  ASSERT_NE(digest, "");
+  v1::WatchEventsRequest request;
+  request.set_after_sequence(1);
+  std::vector<v1::Event> events = ReadEvents(stub(), request, 2);
+  ASSERT_EQ(events.size(), 2u);
+  // 198.51.100.1 joined the ring; the drained 198.51.100.2 did not.
+  EXPECT_EQ(events[0].health_changed().backend(), "198.51.100.1");
+  EXPECT_TRUE(events[0].health_changed().ring_changed());
+  EXPECT_EQ(events[0].health_changed().ring_digest(), digest);
+  EXPECT_EQ(events[1].health_changed().backend(), "198.51.100.2");
+  EXPECT_FALSE(events[1].health_changed().ring_changed());
+  EXPECT_EQ(events[1].health_changed().ring_digest(), digest);
 }
 
 TEST_F(ServiceTest, ConcurrentClientsAreSerialized) {

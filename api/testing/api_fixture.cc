@@ -38,7 +38,8 @@ absl::Status ApiHarness::StartAgent() {
           agent::ControllerOptions{
               .state_file = options_.persist ? state_file_.get() : nullptr,
               .event_capacity = options_.event_capacity,
-              .version = "test"});
+              .version = "test",
+              .flow_hash_seed = options_.flow_hash_seed});
   if (!controller.ok()) return controller.status();
   controller_ = *std::move(controller);
   service_ = std::make_unique<LoadBalancerService>(

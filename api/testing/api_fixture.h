@@ -30,6 +30,7 @@ class ApiHarness {
     StateFileOptions state_file;
     size_t event_capacity = 4096;
     size_t max_event_watchers = kDefaultMaxEventWatchers;
+    uint32_t flow_hash_seed = 0;  // as xlbd --hash-seed
   };
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start() {

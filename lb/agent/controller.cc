@@ -3,8 +3,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "lb/agent/convert.h"
 #include "lb/base/log.h"
+#include "lb/maglev/maglev.h"
 
 namespace xlb::agent {
 namespace {
@@ -196,6 +198,10 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
     return s;
   }
   if (was_healthy == healthy) return absl::OkStatus();
+  absl::StatusOr<VipStatus> after = balancer_->GetVipStatus(vip);
+  if (!after.ok()) return after.status();
+  const std::string ring_digest = RingDigest(*after);
+  const bool ring_changed = after->ring_digest != status->ring_digest;
   ++transitions_[{vip, backend, healthy}];
   v1::Event event;
   v1::HealthChanged* changed = event.mutable_health_changed();
@@ -205,13 +211,17 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
   changed->set_reason(ProbeOutcomeToProto(verdict.reason));
   changed->set_detail(verdict.detail);
   DurationToProto(verdict.latency, changed->mutable_latency());
+  changed->set_ring_digest(ring_digest);
+  changed->set_ring_changed(ring_changed);
   events_.Append(std::move(event));
   LogInfo("health", healthy ? "backend up" : "backend down",
           {{"vip", vip.ToString()},
            {"backend", backend.ToString()},
            {"reason", health::ProbeOutcomeLabel(verdict.reason)},
            {"detail", verdict.detail},
-           {"latency", absl::FormatDuration(verdict.latency)}});
+           {"latency", absl::FormatDuration(verdict.latency)},
+           {"ring_digest", ring_digest},
+           {"ring_changed", ring_changed}});
   return absl::OkStatus();
 }
 
@@ -247,6 +257,19 @@ absl::StatusOr<VipConfig> Controller::GetVipConfig(const VipKey& key) const {
 absl::StatusOr<VipStatus> Controller::GetVipStatus(const VipKey& key) const {
   absl::MutexLock lock(&mu_);
   return balancer_->GetVipStatus(key);
+}
+
+std::string Controller::RingDigest(const VipStatus& vip) const {
+  if (!vip.ring_digest.has_value()) return "";
+  // XXH64 of the model's digest, 8 bytes little-endian, seeded with the
+  // flow hash seed.
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>((*vip.ring_digest >> (8 * i)) & 0xff);
+  }
+  return absl::StrFormat("%016x",
+                         XxHash64(absl::string_view(bytes, sizeof(bytes)),
+                                  options_.flow_hash_seed));
 }
 
 std::vector<VipStatus> Controller::ListVipStatus() const {

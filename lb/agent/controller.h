@@ -35,6 +35,9 @@ struct ControllerOptions {
   size_t event_capacity = 4096;
   absl::Time start_time = absl::Now();
   std::string version;  // written into the state file
+  // The data plane's flow hash seed (xlbd --hash-seed): part of every ring
+  // digest, since it decides which slot a flow hashes to.
+  uint32_t flow_hash_seed = 0;
 };
 
 // The health checker's verdict on one backend of one VIP, with the probe
@@ -81,9 +84,9 @@ class Controller {
 
   // The health checker's verdict on one backend of one VIP. Takes effect in
   // the maps before returning. When the health changed: records a
-  // HealthChanged event with the verdict's reason, detail and latency,
-  // logs one line and counts the transition. Does not change the
-  // generation or the state file.
+  // HealthChanged event with the verdict's reason, detail and latency and
+  // the VIP's ring digest after it, logs one line and counts the
+  // transition. Does not change the generation or the state file.
   absl::Status SetHealth(const VipKey& vip, const IpAddress& backend,
                          const HealthVerdict& verdict);
   // Ordered by VIP, backend, then down before up.
@@ -98,6 +101,10 @@ class Controller {
   absl::StatusOr<VipConfig> GetVipConfig(const VipKey& key) const;
   absl::StatusOr<VipStatus> GetVipStatus(const VipKey& key) const;
   std::vector<VipStatus> ListVipStatus() const;
+  // xlb.v1's ring digest of `vip` (VipStatus.ring_digest): the model's
+  // digest with the flow hash seed folded in, as 16 hex digits; "" when the
+  // VIP has no ring.
+  std::string RingDigest(const VipStatus& vip) const;
   std::vector<BackendStatus> ListBackendStatus() const;
   DataplaneLimits limits() const { return limits_; }
 

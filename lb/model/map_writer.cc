@@ -72,7 +72,9 @@ absl::Status MapWriter::WriteChangedRings() {
         old == before_.rings.end() ? nullptr : &old->second;
     if (was != nullptr && was->inputs != nullptr &&
         (was->inputs == ring.inputs || *was->inputs == *ring.inputs)) {
-      if (was->digest.has_value()) digests_[index] = *was->digest;
+      if (was->digest.has_value() && was->ring_digest.has_value()) {
+        digests_[index] = {.table = *was->digest, .ring = *was->ring_digest};
+      }
       continue;
     }
     absl::StatusOr<std::vector<uint32_t>> table = ring.inputs->Build();
@@ -82,7 +84,8 @@ absl::Status MapWriter::WriteChangedRings() {
           absl::StrCat("VIP index ", index, ": ", table.status().message()));
     }
     const uint64_t digest = TableDigest(*table);
-    digests_[index] = digest;
+    digests_[index] = {.table = digest,
+                       .ring = PlacementDigest(ring.inputs->members, *table)};
     if (was != nullptr && was->digest == digest) continue;
     if (absl::Status s = SetRing(index, *table); !s.ok()) return s;
   }

@@ -37,8 +37,12 @@ class MapWriter {
   // both views and needs_resync() is true.
   absl::Status Write();
 
-  // Digest of each ring `after` has, by VIP index, once Write succeeded.
-  const std::map<uint32_t, uint64_t>& ring_digests() const { return digests_; }
+  // Digests of each ring `after` has, by VIP index, once Write succeeded.
+  struct Digests {
+    uint64_t table = 0;  // TableDigest
+    uint64_t ring = 0;   // PlacementDigest
+  };
+  const std::map<uint32_t, Digests>& ring_digests() const { return digests_; }
   bool needs_resync() const { return needs_resync_; }
 
  private:
@@ -75,7 +79,7 @@ class MapWriter {
   const MapsView& before_;
   const MapsView& after_;
   std::vector<uint32_t> leaving_backends_;  // phase 1 leaves them to 7
-  std::map<uint32_t, uint64_t> digests_;
+  std::map<uint32_t, Digests> digests_;
   std::vector<std::function<absl::Status()>> undo_;
   bool needs_resync_ = false;
 };

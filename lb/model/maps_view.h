@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "lb/dataplane/in_memory_maps.h"
 #include "lb/maglev/maglev.h"
 #include "lb/model/model_config.h"
@@ -33,11 +34,12 @@ using Ring = std::shared_ptr<const RingInputs>;  // immutable, shared
 
 struct MapsView {
   // A ring as the view knows it: a model state's holds its inputs (and the
-  // digest once its table was built); one read back from the maps holds only
-  // the digest of what is there.
+  // digests once its table was built); one read back from the maps holds
+  // only the digest of what is there.
   struct RingEntry {
-    Ring inputs;  // null: read from the maps
-    std::optional<uint64_t> digest;
+    Ring inputs;                          // null: read from the maps
+    std::optional<uint64_t> digest;       // TableDigest
+    std::optional<uint64_t> ring_digest;  // PlacementDigest
   };
   // Live backends and retired (UNUSED) entries; absent means all zero.
   std::map<uint32_t, xlb_backend> backends;
@@ -48,6 +50,11 @@ struct MapsView {
 
 // XXH64 of a ring's table as written.
 uint64_t TableDigest(const std::vector<uint32_t>& table);
+
+// The ring part of the digest hosts compare (VipStatus::ring_digest): the
+// table with backends named by address, not by this host's index.
+uint64_t PlacementDigest(absl::Span<const MaglevBackend> members,
+                         absl::Span<const uint32_t> table);
 
 // A `vips` map key: a VIP's, or (port 0, ICMP protocol) an echo entry's.
 xlb_vip_key AbiVipKey(const IpAddress& address, uint16_t port, uint8_t proto);

@@ -13,6 +13,18 @@
 namespace xlb {
 namespace {
 
+// VipStatus::ring_digest: the digest of the ring by address (PlacementDigest
+// in maps_view.cc) and the VIP's hash fields, 8 bytes little-endian and one
+// byte (0: five-tuple, 1: without the source port).
+uint64_t WithHashFields(uint64_t ring_digest, HashMode mode) {
+  char bytes[9];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>((ring_digest >> (8 * i)) & 0xff);
+  }
+  bytes[8] = mode == HashMode::kNoSourcePort ? 1 : 0;
+  return XxHash64(absl::string_view(bytes, sizeof(bytes)), 0);
+}
+
 // Which of a VIP's backends take new flows, and each one's state in it.
 struct Membership {
   bool fail_open = false;
@@ -450,9 +462,11 @@ void Balancer::ComputeRings(State& next,
     if (inputs.members.empty()) {
       if (vip.ring != nullptr || !existed) ++vip.no_backend_events;
       vip.ring = nullptr;
+      vip.table_digest.reset();
       vip.ring_digest.reset();
     } else if (vip.ring == nullptr || *vip.ring != inputs) {
       vip.ring = std::make_shared<const RingInputs>(std::move(inputs));
+      vip.table_digest.reset();
       vip.ring_digest.reset();
     }
   }
@@ -464,7 +478,12 @@ VipStatus Balancer::StatusOf(const VipState& vip) const {
                    .index = vip.index,
                    .has_ring = vip.ring != nullptr,
                    .fail_open = m.fail_open,
-                   .no_backend_events = vip.no_backend_events};
+                   .no_backend_events = vip.no_backend_events,
+                   .ring_digest = std::nullopt};
+  if (vip.ring_digest.has_value()) {
+    status.ring_digest =
+        WithHashFields(*vip.ring_digest, vip.config.settings.hash_mode);
+  }
   for (size_t i = 0; i < vip.config.backends.size(); ++i) {
     const IpAddress& address = vip.config.backends[i].address;
     status.backends.push_back(

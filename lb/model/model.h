@@ -29,7 +29,9 @@
 //   model reports it (VipStatus::has_ring, no_backend_events).
 // - The rings are built with the backends sorted by address, so every host
 //   given the same configuration builds the same rings, whatever the order of
-//   the changes that produced it.
+//   the changes that produced it. VipStatus::ring_digest lets hosts compare
+//   them: it names backends by address, not by index, since indexes depend
+//   on each host's history.
 // - The model keeps what decides each ring (size, seed, members), not the
 //   ring: a table is built when it must be written and dropped once written
 //   (BuildMaglevTable is deterministic, so rollback and Restore rebuild the
@@ -146,6 +148,13 @@ struct VipStatus {
   bool fail_open = false;  // below min_healthy_fraction: down ones in ring
   // Times the VIP entered the no-backend state (created without one too).
   uint64_t no_backend_events = 0;
+  // What decides the backend of a new flow to this VIP, but for the data
+  // plane's flow hash seed: the Maglev table with each slot naming its
+  // backend by address instead of by this host's backend index, and the
+  // hash fields (model.cc, WithHashFields). Equal on two hosts, given the
+  // same seed, when they send every new flow to the same backend, however
+  // each numbered its backends. nullopt without a ring.
+  std::optional<uint64_t> ring_digest;
   std::vector<VipBackendStatus> backends;  // in configuration order
 
   bool operator==(const VipStatus&) const = default;
@@ -230,9 +239,12 @@ class Balancer {
     std::map<IpAddress, bool> healthy;  // one entry per configured backend
     uint32_t index = 0;
     Ring ring;  // null: no eligible backend
-    // XXH64 of the table `ring` builds, once it was built (written, or found
-    // equal to what the maps hold): a change of inputs that builds the same
-    // table is not written.
+    // Digests of the table `ring` builds, once it was built (written, or
+    // found equal to what the maps hold). table_digest: XXH64 of the table
+    // as written (backend indexes), so a change of inputs that builds the
+    // same table is not written. ring_digest: XXH64 of the table naming
+    // backends by address (PlacementDigest in maps_view.cc).
+    std::optional<uint64_t> table_digest;
     std::optional<uint64_t> ring_digest;
     bool fail_open = false;
     uint64_t no_backend_events = 0;

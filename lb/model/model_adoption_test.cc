@@ -38,8 +38,10 @@ ChangeSet ReplaceAll(BalancerConfig config) {
   return ChangeSet{.ops = {ReplaceAllOp{std::move(config)}}};
 }
 
-// The first agent: configures, marks health, and goes away leaving maps.
-void RunFirstAgent(InMemoryMaps& maps) {
+// The first agent: configures, marks health, and goes away leaving maps
+// (and, when asked, what it reported about its VIPs).
+void RunFirstAgent(InMemoryMaps& maps,
+                   std::vector<VipStatus>* statuses = nullptr) {
   auto first = *Balancer::Create(&maps);
   ASSERT_TRUE(first->Apply(ReplaceAll(Config())).ok());
   for (const char* up : {"198.51.100.1", "198.51.100.2", "198.51.100.3"}) {
@@ -49,6 +51,7 @@ void RunFirstAgent(InMemoryMaps& maps) {
                     .ok());
   }
   // 2001:db8::9 stays down.
+  if (statuses != nullptr) *statuses = first->ListVipStatus();
 }
 
 TEST(BalancerAdoptionTest, RestartWithSameConfigWritesNothing) {
@@ -61,6 +64,21 @@ TEST(BalancerAdoptionTest, RestartWithSameConfigWritesNothing) {
   ASSERT_TRUE(second->Apply(ReplaceAll(Config())).ok());
   EXPECT_EQ(maps.write_count(), writes) << "adoption rewrote entries";
   EXPECT_TRUE(maps.contents() == before);
+}
+
+TEST(BalancerAdoptionTest, AdoptedRingsKeepTheirDigests) {
+  InMemoryMaps maps;
+  std::vector<VipStatus> first;
+  RunFirstAgent(maps, &first);
+  auto second = *Balancer::Create(&maps);
+  ASSERT_TRUE(second->Apply(ReplaceAll(Config())).ok());
+  const std::vector<VipStatus> adopted = second->ListVipStatus();
+  ASSERT_EQ(adopted.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) {
+    ASSERT_TRUE(first[i].ring_digest.has_value());
+    EXPECT_EQ(adopted[i].ring_digest, first[i].ring_digest)
+        << first[i].key.ToString();
+  }
 }
 
 TEST(BalancerAdoptionTest, AdoptedBackendsKeepIndexAndGeneration) {

@@ -1,12 +1,15 @@
 // Apply looks only at what a change set touches. These tests drive a model
 // through a long random sequence of change sets and check after each one
 // that the maps hold exactly what the whole state implies (Resync changes
-// nothing) and that the model equals one built from scratch with the same
-// configuration and health.
+// nothing), that the model equals one built from scratch with the same
+// configuration and health, and that each VIP's ring digest moves exactly
+// when where its new flows go does.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -226,6 +229,79 @@ TEST(BalancerIncrementalTest, EveryChangeEqualsTheWholeStateRewritten) {
     ASSERT_EQ(reported, derived) << "change set " << i;
   }
   EXPECT_GT(applied, 250);  // the sequence exercised the model
+}
+
+// Where a VIP's new flows go: its ring by address and its hash fields
+// (absent: no ring).
+using Placement = std::pair<std::vector<IpAddress>, HashMode>;
+std::map<VipKey, Placement> Placements(const Balancer& balancer,
+                                       const InMemoryMaps& maps) {
+  std::map<VipKey, Placement> placements;
+  for (auto& [key, ring] : RingsByAddress(balancer, maps)) {
+    placements[key] = {std::move(ring),
+                       balancer.GetVipConfig(key)->settings.hash_mode};
+  }
+  return placements;
+}
+
+TEST(BalancerIncrementalTest, RingDigestMovesExactlyWhenPlacementDoes) {
+  InMemoryMaps maps;
+  auto balancer = *Balancer::Create(&maps);
+  RandomChanges random(31);
+  std::mt19937 flip(5);
+  // Every placement seen and its digest: one digest per placement, and no
+  // two placements with one digest, whatever history led there.
+  std::map<Placement, uint64_t> digest_of;
+  std::map<uint64_t, Placement> placement_of;
+  int moved = 0, kept = 0;
+  for (int i = 0; i < 400; ++i) {
+    ChangeSet changes = random.Next(*balancer);
+    // Now and then the hash fields alone change: the ring stays, the
+    // digest must not.
+    if (flip() % 8 == 0) {
+      const std::vector<VipStatus> vips = balancer->ListVipStatus();
+      if (!vips.empty()) {
+        const VipKey key = vips[flip() % vips.size()].key;
+        VipSettings settings = balancer->GetVipConfig(key)->settings;
+        settings.hash_mode = settings.hash_mode == HashMode::kFiveTuple
+                                 ? HashMode::kNoSourcePort
+                                 : HashMode::kFiveTuple;
+        changes = Ops({UpdateVipOp{.key = key, .settings = settings}});
+      }
+    }
+    const std::map<VipKey, Placement> before = Placements(*balancer, maps);
+    std::map<VipKey, std::optional<uint64_t>> digests_before;
+    for (const VipStatus& vip : balancer->ListVipStatus()) {
+      digests_before[vip.key] = vip.ring_digest;
+    }
+    if (!balancer->Apply(changes).ok()) continue;
+    const std::map<VipKey, Placement> after = Placements(*balancer, maps);
+    for (const VipStatus& vip : balancer->ListVipStatus()) {
+      auto placement = after.find(vip.key);
+      ASSERT_EQ(vip.ring_digest.has_value(), placement != after.end())
+          << "change set " << i << ", " << vip.key.ToString();
+      if (!vip.ring_digest.has_value()) continue;
+      auto [d, new_placement] =
+          digest_of.try_emplace(placement->second, *vip.ring_digest);
+      ASSERT_EQ(d->second, *vip.ring_digest)
+          << "change set " << i << ", " << vip.key.ToString()
+          << ": a placement seen before has another digest";
+      auto [p, new_digest] =
+          placement_of.try_emplace(*vip.ring_digest, placement->second);
+      ASSERT_TRUE(p->second == placement->second)
+          << "change set " << i << ", " << vip.key.ToString()
+          << ": two placements share a digest";
+      auto old = before.find(vip.key);
+      if (old == before.end() || !digests_before.contains(vip.key)) continue;
+      const bool placement_moved = !(old->second == placement->second);
+      ASSERT_EQ(digests_before.at(vip.key) != vip.ring_digest, placement_moved)
+          << "change set " << i << ", " << vip.key.ToString();
+      ++(placement_moved ? moved : kept);
+    }
+  }
+  // The sequence moved rings and kept them.
+  EXPECT_GT(moved, 50);
+  EXPECT_GT(kept, 500);
 }
 
 TEST(BalancerIncrementalTest, RestoreUndoesARandomChange) {

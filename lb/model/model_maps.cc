@@ -49,7 +49,9 @@ MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
     view.vips[AbiVipKey(key)] = value;
     view.vip_indexes.insert(vip.index);
     if (vip.ring != nullptr) {
-      view.rings[vip.index] = {.inputs = vip.ring, .digest = vip.ring_digest};
+      view.rings[vip.index] = {.inputs = vip.ring,
+                               .digest = vip.table_digest,
+                               .ring_digest = vip.ring_digest};
     }
   };
   // One echo entry per address answering echo; it counts against the VIP
@@ -134,8 +136,11 @@ absl::Status Balancer::WriteChanges(const State& from, State& to) {
     if (it == to.vips.end() || it->second->ring == nullptr) continue;
     auto digest = writer.ring_digests().find(it->second->index);
     if (digest != writer.ring_digests().end() &&
-        it->second->ring_digest != digest->second) {
-      MutableVip(to, key).ring_digest = digest->second;
+        (it->second->table_digest != digest->second.table ||
+         it->second->ring_digest != digest->second.ring)) {
+      VipState& vip = MutableVip(to, key);
+      vip.table_digest = digest->second.table;
+      vip.ring_digest = digest->second.ring;
     }
   }
   return absl::OkStatus();

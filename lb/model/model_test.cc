@@ -4,7 +4,10 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -533,6 +536,138 @@ TEST_F(BalancerTest, PredictBackendUsesTheVipRingAndTheDataPlaneHash) {
   wildcard.proto = IPPROTO_UDP;
   EXPECT_TRUE(
       absl::IsNotFound(balancer_->PredictBackend(wildcard, seed).status()));
+}
+
+// 8 bytes little-endian.
+std::string Le64(uint64_t value) {
+  std::string bytes;
+  for (int i = 0; i < 8; ++i)
+    bytes.push_back(static_cast<char>(value >> (8 * i)));
+  return bytes;
+}
+
+// VipStatus::ring_digest recomputed from the maps alone: XXH64 of the
+// VIP's ring (its members' keys, family byte and 16 address bytes, in key
+// order, then every slot as its member's rank in that order from 1, 4 bytes
+// little-endian) and the VIP's hash fields (flag XLB_VIP_F_HASH_NO_SRC_PORT).
+uint64_t RingDigestOfMaps(const InMemoryMaps& maps, const xlb_vip_key& key) {
+  const xlb_vip_value& vip = maps.contents().vips.at(key);
+  const std::vector<uint32_t>& ring = maps.contents().rings.at(vip.index);
+  std::map<std::string, uint32_t> index_by_key;
+  for (uint32_t index : std::set<uint32_t>(ring.begin(), ring.end())) {
+    const xlb_backend& entry = maps.contents().backends.at(index);
+    index_by_key[IpAddress::FromAbi(entry.family, entry.addr).IdentityBytes()] =
+        index;
+  }
+  std::string bytes;
+  std::map<uint32_t, uint32_t> rank_of_index;
+  for (const auto& [key, index] : index_by_key) {
+    bytes += key;
+    rank_of_index[index] = static_cast<uint32_t>(rank_of_index.size() + 1);
+  }
+  for (uint32_t index : ring) {
+    const uint32_t rank = rank_of_index.at(index);
+    const char le[4] = {static_cast<char>(rank), static_cast<char>(rank >> 8),
+                        static_cast<char>(rank >> 16),
+                        static_cast<char>(rank >> 24)};
+    bytes.append(le, 4);
+  }
+  const char no_source_port =
+      (vip.flags & XLB_VIP_F_HASH_NO_SRC_PORT) != 0 ? 1 : 0;
+  return XxHash64(Le64(XxHash64(bytes, 0)) + no_source_port, 0);
+}
+
+TEST_F(BalancerTest, RingDigestHashesTheRingByAddressAndIsUnsetWithoutOne) {
+  MustApply({CreateVipOp{
+      Vip(web_, {Backend("198.51.100.1"), Backend("198.51.100.2", 3)})}});
+  const std::optional<uint64_t> two =
+      balancer_->GetVipStatus(web_)->ring_digest;
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(*two, RingDigestOfMaps(maps_, AbiKey(web_)));
+
+  MustApply({AddBackendOp{web_, Backend("2001:db8::7")}});
+  const std::optional<uint64_t> three =
+      balancer_->GetVipStatus(web_)->ring_digest;
+  ASSERT_TRUE(three.has_value());
+  EXPECT_NE(*three, *two);
+  EXPECT_EQ(*three, RingDigestOfMaps(maps_, AbiKey(web_)));
+
+  // A weight change moves slots: a new ring, a new digest.
+  MustApply({SetWeightOp{web_, Ip("198.51.100.2"), 1}});
+  EXPECT_NE(balancer_->GetVipStatus(web_)->ring_digest, three);
+
+  // Back to the first ring: the first digest, though the table was
+  // rewritten in between.
+  MustApply({RemoveBackendOp{web_, Ip("2001:db8::7")},
+             SetWeightOp{web_, Ip("198.51.100.2"), 3}});
+  EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest, two);
+
+  // Hashing without the source port sends flows to other slots: another
+  // digest, though the ring stays.
+  const uint64_t ring_writes = maps_.set_ring_count();
+  MustApply(
+      {UpdateVipOp{web_, VipSettings{.hash_mode = HashMode::kNoSourcePort}}});
+  EXPECT_EQ(maps_.set_ring_count(), ring_writes);
+  EXPECT_NE(balancer_->GetVipStatus(web_)->ring_digest, two);
+  EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest,
+            RingDigestOfMaps(maps_, AbiKey(web_)));
+
+  // No eligible backend, no ring, no digest.
+  MustApply({SetDrainOp{web_, Ip("198.51.100.1")},
+             SetDrainOp{web_, Ip("198.51.100.2")}});
+  EXPECT_FALSE(balancer_->GetVipStatus(web_)->has_ring);
+  EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest, std::nullopt);
+}
+
+TEST_F(BalancerTest, RingDigestFollowsHealth) {
+  MustApply({CreateVipOp{Vip(
+      web_, {Backend("198.51.100.1"), Backend("198.51.100.2")}, Checked())}});
+  EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest, std::nullopt);
+  MustApply({SetHealthOp{web_, Ip("198.51.100.1")},
+             SetHealthOp{web_, Ip("198.51.100.2")}});
+  const std::optional<uint64_t> both =
+      balancer_->GetVipStatus(web_)->ring_digest;
+  ASSERT_TRUE(both.has_value());
+  MustApply({SetHealthOp{web_, Ip("198.51.100.2"), false}});
+  const std::optional<uint64_t> one =
+      balancer_->GetVipStatus(web_)->ring_digest;
+  ASSERT_TRUE(one.has_value());
+  EXPECT_NE(*one, *both);
+  EXPECT_EQ(*one, RingDigestOfMaps(maps_, AbiKey(web_)));
+  MustApply({SetHealthOp{web_, Ip("198.51.100.2")}});
+  EXPECT_EQ(balancer_->GetVipStatus(web_)->ring_digest, both);
+}
+
+TEST(BalancerRingDigestTest, HostsThatNumberBackendsDifferentlyAgree) {
+  const VipKey web = Key("192.0.2.1", 80);
+  const VipConfig vip =
+      Vip(web, {Backend("198.51.100.1"), Backend("198.51.100.2", 2),
+                Backend("2001:db8::1")});
+  // Host A first had another backend, which took index 1; host B did not.
+  InMemoryMaps maps_a;
+  auto a = *Balancer::Create(&maps_a);
+  ASSERT_TRUE(
+      a->Apply(Ops({CreateVipOp{Vip(web, {Backend("198.51.100.9")})}})).ok());
+  ASSERT_TRUE(a->Apply(Ops({ReplaceVipOp{vip}})).ok());
+  InMemoryMaps maps_b;
+  auto b = *Balancer::Create(&maps_b);
+  ASSERT_TRUE(b->Apply(Ops({ReplaceVipOp{vip}})).ok());
+
+  ASSERT_NE(a->GetBackendStatus(Ip("198.51.100.1"))->index,
+            b->GetBackendStatus(Ip("198.51.100.1"))->index);
+  EXPECT_NE(maps_a.contents().rings.begin()->second,
+            maps_b.contents().rings.begin()->second)
+      << "the tables as written hold each host's own indexes";
+  ASSERT_TRUE(a->GetVipStatus(web)->ring_digest.has_value());
+  EXPECT_EQ(a->GetVipStatus(web)->ring_digest,
+            b->GetVipStatus(web)->ring_digest);
+
+  // The same backends with another Maglev seed: other slots.
+  VipConfig reseeded = vip;
+  reseeded.settings.maglev_seed = 7;
+  ASSERT_TRUE(b->Apply(Ops({ReplaceVipOp{reseeded}})).ok());
+  EXPECT_NE(a->GetVipStatus(web)->ring_digest,
+            b->GetVipStatus(web)->ring_digest);
 }
 
 }  // namespace

@@ -21,11 +21,14 @@ constexpr char kRootFooter[] =
 Server: the agent's Unix socket /run/xlb/xlbd.sock by default; --server
 unix:PATH or /PATH for another socket, HOST:PORT for TCP with TLS (--ca to
 verify the server, --cert and --key for mutual TLS). Environment: XLB_SERVER,
-XLB_CA, XLB_CERT, XLB_KEY stand in for the options.
+XLB_CA, XLB_CERT, XLB_KEY stand in for the options. `status` and `config
+apply` take several agents (--server repeated, or XLB_SERVER=A,B) and
+compare them: every VIP's ring digest must be equal on all.
 
 Exit codes: 0 success; 1 other failure (exists already, generation changed,
 limit reached, internal); 2 usage error; 3 VIP or backend not found;
-4 invalid value; 5 agent unreachable or too slow.
+4 invalid value; 5 agent unreachable or too slow; 6 the agents compared
+disagree on some VIP's ring.
 
 Examples:
   xlbctl status
@@ -33,7 +36,8 @@ Examples:
   xlbctl health set 192.0.2.10:80/tcp --type http --http-path /healthz
   xlbctl backend drain 192.0.2.10:80/tcp 198.51.100.1
   xlbctl stats --watch --count 10
-  xlbctl config get > lb.yaml && xlbctl config apply -f lb.yaml --dry-run)";
+  xlbctl config get > lb.yaml && xlbctl config apply -f lb.yaml --dry-run
+  xlbctl config apply -f lb.yaml -s lb1.example:50051 -s lb2.example:50051)";
 
 void AddGroupFooter(CLI::App* app, const std::string& name,
                     const std::string& examples) {
@@ -51,10 +55,13 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
       "xlbctl");
   app->require_subcommand(1);
   app->fallthrough();
-  app->add_option("-s,--server", ctx.connection.server,
+  app->add_option("-s,--server", ctx.servers,
                   "Agent address: unix:PATH, /PATH or HOST:PORT (TLS) "
-                  "(default unix:/run/xlb/xlbd.sock)")
-      ->envname(kServerEnvVar);
+                  "(default unix:/run/xlb/xlbd.sock); repeat it (or "
+                  "separate with commas) for `status` and `config apply` to "
+                  "compare several agents")
+      ->envname(kServerEnvVar)
+      ->delimiter(',');
   app->add_option("--ca", ctx.connection.ca_file,
                   "TCP: PEM file of the CA that signed the agent's "
                   "certificate (default: the system's)")
@@ -111,7 +118,8 @@ void AddCompletionCommand(CLI::App& app, Context& ctx) {
       completion->add_subcommand("bash", "Print the bash completion script");
   bash->footer(
       R"(The script is generated from xlbctl's own command table. VIP arguments are
-completed with the VIPs the agent has configured.
+completed with the VIPs the agent has configured (the first agent given with
+--server or XLB_SERVER).
 
 Examples:
   source <(xlbctl completion bash)

@@ -3,11 +3,13 @@
 #include "tools/xlbctl/app.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/xlbctl/exit_codes.h"
@@ -134,6 +136,21 @@ TEST(AppTest, ServerComesFromTheEnvironment) {
   EXPECT_THAT(r.err, HasSubstr(kNoAgent));
 }
 
+TEST(AppTest, SeveralServersAreForTheVerbsThatCompareAgents) {
+  // XLB_SERVER takes several, separated by commas, as --server repeated.
+  setenv("XLB_SERVER", "unix:/nonexistent/a.sock,unix:/nonexistent/b.sock", 1);
+  Result r = RunXlbctl({"vip", "list"});
+  unsetenv("XLB_SERVER");
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("--server: given 2 times, but this verb talks "
+                               "to one agent"));
+  r = RunXlbctl(
+      {"-s", kNoAgent, "-s", "/nonexistent/xlbctl-test.sock", "status"});
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("\"", kNoAgent,
+                                            "\" is given more than once")));
+}
+
 TEST(AppTest, TlsFilesAreRefusedForUnixSockets) {
   Result r =
       RunXlbctl({"--server", kNoAgent, "--ca", "/etc/hostname", "status"});
@@ -151,6 +168,37 @@ TEST(AppTest, CheckedInCompletionScriptMatchesTheCommandTable) {
   EXPECT_EQ(checked_in.str(), r.out)
       << "tools/xlbctl/xlbctl.bash is stale: rebuild target "
          "xlbctl_completion";
+}
+
+// Runs the checked-in completion for `words` (the last one being completed)
+// with a stand-in xlbctl that answers `vip list` with how it was called,
+// and XLB_SERVER set to `server_env` (unset when empty).
+std::string CompleteWith(const std::string& words,
+                         const std::string& server_env = "") {
+  const std::string command = absl::StrCat(
+      server_env.empty() ? "env -u XLB_SERVER"
+                         : absl::StrCat("env XLB_SERVER=", server_env),
+      " bash -c 'xlbctl() { echo VIP; local IFS=_; echo \"$*\"; }; source ",
+      XLBCTL_COMPLETION_SCRIPT, "; COMP_WORDS=(", words,
+      "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _xlbctl; "
+      "echo \"${COMPREPLY[@]}\"'");
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  char buffer[256];
+  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+  pclose(pipe);
+  return out;
+}
+
+TEST(AppTest, CompletionAsksTheFirstAgentGivenForVips) {
+  EXPECT_EQ(CompleteWith("xlbctl -s unix:/a -s unix:/b vip show \"\""),
+            "--server_unix:/a_vip_list\n");
+  EXPECT_EQ(CompleteWith("xlbctl --server=unix:/a,unix:/b vip show \"\""),
+            "--server_unix:/a_vip_list\n");
+  EXPECT_EQ(CompleteWith("xlbctl vip show \"\""), "vip_list\n");
+  EXPECT_EQ(CompleteWith("xlbctl vip show \"\"", "unix:/c,unix:/d"),
+            "--server_unix:/c_vip_list\n");
 }
 
 }  // namespace

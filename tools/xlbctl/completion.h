@@ -12,7 +12,8 @@ namespace xlb::xlbctl {
 // A bash script defining and registering the completion function for
 // `program`: verbs and sub-verbs, each verb's options, choices of options
 // with a fixed set of values, file names for file options, and configured
-// VIPs (asked from the agent) where a VIP argument is expected.
+// VIPs (asked from the first agent on the command line or in XLB_SERVER)
+// where a VIP argument is expected.
 std::string BashCompletionScript(const CLI::App& app,
                                  const std::string& program);
 

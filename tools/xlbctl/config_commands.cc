@@ -1,4 +1,5 @@
-// xlbctl config get|apply: the declarative configuration as a file.
+// xlbctl config get|apply: the declarative configuration as a file, applied
+// to one agent or to several that must then agree.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,10 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lb/base/unique_fd.h"
+#include "tools/xlbctl/agreement.h"
 #include "tools/xlbctl/arguments.h"
 #include "tools/xlbctl/config_diff.h"
 #include "tools/xlbctl/config_file.h"
 #include "tools/xlbctl/context.h"
+#include "tools/xlbctl/output.h"
 
 namespace xlb::xlbctl {
 namespace {
@@ -68,15 +71,6 @@ struct ApplyArgs {
   uint64_t generation = 0;
   CLI::Option* generation_opt = nullptr;
 };
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
 
 absl::StatusOr<FileFormat> ChooseFormat(const Context& ctx,
                                         const std::string& flag,
@@ -135,6 +129,113 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
   return text.str();
 }
 
+// One agent's part of `config apply`.
+struct AgentApply {
+  std::string server;  // as given with --server
+  Connection* connection = nullptr;
+  v1::GetConfigResponse current;
+  ConfigDiff diff;
+  bool applied = false;
+  uint64_t generation = 0;  // after the apply; the one read if none
+  absl::Status status;      // of the apply
+};
+
+void PrintPreview(Context& ctx, const AgentApply& agent,
+                  const std::string& prefix, const std::string& file) {
+  const ConfigDiff& diff = agent.diff;
+  if (diff.empty()) {
+    ctx.out << prefix << "no changes: the agent's configuration (generation "
+            << agent.current.generation() << ") already matches " << file
+            << "\n";
+    return;
+  }
+  ctx.out << prefix << "changes from generation " << agent.current.generation()
+          << " (" << diff.vips_created << " to create, " << diff.vips_changed
+          << " to change, " << diff.vips_deleted << " to delete):\n";
+  for (const std::string& line : diff.lines) ctx.out << line << "\n";
+}
+
+// Makes the agent's configuration (or one VIP) equal the document, if it is
+// still at generation `expected`.
+absl::StatusOr<uint64_t> ApplyDocument(Connection& connection,
+                                       const ConfigDocument& document,
+                                       uint64_t expected) {
+  if (document.is_single_vip) {
+    v1::SetVipRequest request;
+    *request.mutable_vip() = document.vip;
+    request.set_expected_generation(expected);
+    auto response =
+        Context::Call(connection, &v1::LoadBalancer::Stub::SetVip, request);
+    if (!response.ok()) return response.status();
+    return response->generation();
+  }
+  v1::SetConfigRequest request;
+  *request.mutable_config() = document.config;
+  request.set_expected_generation(expected);
+  auto response =
+      Context::Call(connection, &v1::LoadBalancer::Stub::SetConfig, request);
+  if (!response.ok()) return response.status();
+  return response->generation();
+}
+
+google::protobuf::Struct ApplyJson(const AgentApply& agent, bool dry_run) {
+  google::protobuf::Struct json;
+  auto& fields = *json.mutable_fields();
+  fields["generation_read"].set_string_value(
+      absl::StrCat(agent.current.generation()));
+  auto* changes = fields["changes"].mutable_list_value();
+  for (const std::string& line : agent.diff.lines) {
+    changes->add_values()->set_string_value(line);
+  }
+  fields["vips_created"].set_number_value(agent.diff.vips_created);
+  fields["vips_changed"].set_number_value(agent.diff.vips_changed);
+  fields["vips_deleted"].set_number_value(agent.diff.vips_deleted);
+  fields["dry_run"].set_bool_value(dry_run);
+  fields["applied"].set_bool_value(agent.applied);
+  fields["generation"].set_string_value(absl::StrCat(agent.generation));
+  if (!agent.status.ok()) {
+    fields["error"].set_string_value(std::string(agent.status.message()));
+  }
+  return json;
+}
+
+// After applying to several agents: their ring digests, compared.
+absl::Status CompareAgentsAfterApply(Context& ctx,
+                                     const std::vector<AgentApply>& agents,
+                                     google::protobuf::Struct& json) {
+  std::vector<AgentRings> rings;
+  for (const AgentApply& agent : agents) {
+    auto status =
+        Context::Call(*agent.connection, &v1::LoadBalancer::Stub::GetStatus,
+                      v1::GetStatusRequest());
+    if (!status.ok()) {
+      return absl::Status(status.status().code(),
+                          absl::StrCat(agent.server,
+                                       ": reading the ring "
+                                       "digests after the apply: ",
+                                       status.status().message()));
+    }
+    rings.push_back(RingsOf(agent.server, *status));
+  }
+  const RingComparison comparison = CompareRings(rings);
+  if (ctx.json()) {
+    google::protobuf::Struct rings_json = RingComparisonJson(comparison);
+    json.mutable_fields()->insert(rings_json.fields().begin(),
+                                  rings_json.fields().end());
+  } else {
+    ctx.out << "ring digests after the apply:\n";
+    PrintRingComparison(ctx.out, comparison, "  ");
+    if (comparison.agree()) {
+      ctx.out << "all " << agents.size()
+              << " agents agree on every VIP's ring\n";
+    }
+  }
+  if (!comparison.agree()) {
+    return DisagreementStatus(comparison, "after the apply");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunApply(Context& ctx, const ApplyArgs& args) {
   absl::StatusOr<FileFormat> format = ChooseFormat(ctx, args.format, args.file);
   if (!format.ok()) return format.status();
@@ -148,66 +249,105 @@ absl::Status RunApply(Context& ctx, const ApplyArgs& args) {
   if (absl::Status s = CheckDocumentAddresses(*document, source); !s.ok()) {
     return s;
   }
-  auto current =
-      ctx.Call(&v1::LoadBalancer::Stub::GetConfig, v1::GetConfigRequest());
-  if (!current.ok()) return current.status();
-  ConfigDiff diff = document->is_single_vip
-                        ? DiffVip(current->config(), document->vip)
-                        : DiffConfigs(current->config(), document->config);
-  uint64_t expected = args.generation_opt->count() > 0 ? args.generation
-                                                       : current->generation();
-  std::string summary =
-      absl::StrCat(diff.vips_created, " to create, ", diff.vips_changed,
-                   " to change, ", diff.vips_deleted, " to delete");
-  if (!ctx.json()) {
-    if (diff.empty()) {
-      ctx.out << "no changes: the agent's configuration (generation "
-              << current->generation() << ") already matches " << args.file
-              << "\n";
+  absl::StatusOr<std::vector<Connection*>> connections = ctx.ConnectAll();
+  if (!connections.ok()) return connections.status();
+  const bool several = connections->size() > 1;
+  if (several && args.generation_opt->count() > 0) {
+    return absl::InvalidArgumentError(
+        "--generation: each agent has its own generation; give it with one "
+        "--server only");
+  }
+
+  // Read every agent first: one that cannot be read stops the apply before
+  // anything changes anywhere.
+  std::vector<AgentApply> agents;
+  for (size_t i = 0; i < connections->size(); ++i) {
+    AgentApply agent{.server = ctx.ServerName(i),
+                     .connection = (*connections)[i]};
+    auto current =
+        Context::Call(*agent.connection, &v1::LoadBalancer::Stub::GetConfig,
+                      v1::GetConfigRequest());
+    if (!current.ok()) {
+      if (!several) return current.status();
+      return absl::Status(
+          current.status().code(),
+          absl::StrCat(agent.server, ": ", current.status().message(),
+                       "; nothing was applied to any agent"));
+    }
+    agent.current = *std::move(current);
+    agent.diff = document->is_single_vip
+                     ? DiffVip(agent.current.config(), document->vip)
+                     : DiffConfigs(agent.current.config(), document->config);
+    agent.generation = agent.current.generation();
+    if (!ctx.json()) {
+      PrintPreview(ctx, agent, several ? agent.server + ": " : "", args.file);
+    }
+    agents.push_back(std::move(agent));
+  }
+
+  // Apply to each; a failure on one does not stop the others, so the
+  // agents that can take the file all end up with it.
+  absl::Status first_failure;
+  size_t failures = 0;
+  for (AgentApply& agent : agents) {
+    if (agent.diff.empty() || args.dry_run) continue;
+    const uint64_t expected = args.generation_opt->count() > 0
+                                  ? args.generation
+                                  : agent.current.generation();
+    absl::StatusOr<uint64_t> generation =
+        ApplyDocument(*agent.connection, *document, expected);
+    if (!generation.ok()) {
+      if (!several) return generation.status();
+      agent.status = generation.status();
+      if (failures++ == 0) first_failure = agent.status;
+      continue;
+    }
+    agent.applied = true;
+    agent.generation = *generation;
+  }
+
+  if (!several) {
+    const AgentApply& agent = agents.front();
+    if (ctx.json()) {
+      PrintDocument(ctx.out, ApplyJson(agent, args.dry_run));
+    } else if (agent.applied) {
+      ctx.out << "applied (generation " << agent.generation << ")\n";
+    } else if (args.dry_run && !agent.diff.empty()) {
+      ctx.out << "dry run: nothing changed\n";
+    }
+    return absl::OkStatus();
+  }
+
+  google::protobuf::Struct json;
+  auto* agents_json = (*json.mutable_fields())["agents"].mutable_list_value();
+  for (const AgentApply& agent : agents) {
+    google::protobuf::Struct one = ApplyJson(agent, args.dry_run);
+    (*one.mutable_fields())["server"].set_string_value(agent.server);
+    *agents_json->add_values()->mutable_struct_value() = std::move(one);
+    if (ctx.json() || args.dry_run) continue;
+    ctx.out << agent.server << ": ";
+    if (!agent.status.ok()) {
+      ctx.out << "FAILED: " << agent.status.message() << "\n";
+    } else if (agent.applied) {
+      ctx.out << "applied (generation " << agent.generation << ")\n";
     } else {
-      ctx.out << "changes from generation " << current->generation() << " ("
-              << summary << "):\n";
-      for (const std::string& line : diff.lines) ctx.out << line << "\n";
+      ctx.out << "no changes (generation " << agent.generation << ")\n";
     }
   }
-  bool apply = !diff.empty() && !args.dry_run;
-  uint64_t new_generation = current->generation();
-  if (apply) {
-    absl::StatusOr<uint64_t> applied;
-    if (document->is_single_vip) {
-      v1::SetVipRequest request;
-      *request.mutable_vip() = document->vip;
-      request.set_expected_generation(expected);
-      auto response = ctx.Call(&v1::LoadBalancer::Stub::SetVip, request);
-      if (!response.ok()) return response.status();
-      new_generation = response->generation();
-    } else {
-      v1::SetConfigRequest request;
-      *request.mutable_config() = document->config;
-      request.set_expected_generation(expected);
-      auto response = ctx.Call(&v1::LoadBalancer::Stub::SetConfig, request);
-      if (!response.ok()) return response.status();
-      new_generation = response->generation();
-    }
+  absl::Status result;
+  if (args.dry_run) {
+    if (!ctx.json()) ctx.out << "dry run: nothing changed\n";
+  } else if (failures > 0) {
+    result = absl::Status(
+        first_failure.code(),
+        absl::StrCat(
+            "the apply failed on ", failures, " of ", agents.size(),
+            " agents (the others have the file): ", first_failure.message()));
+  } else {
+    result = CompareAgentsAfterApply(ctx, agents, json);
   }
-  if (ctx.json()) {
-    std::vector<std::string> lines;
-    for (const std::string& line : diff.lines)
-      lines.push_back(JsonString(line));
-    ctx.out << "{\"generation_read\": \"" << current->generation()
-            << "\", \"changes\": [" << absl::StrJoin(lines, ", ")
-            << "], \"vips_created\": " << diff.vips_created
-            << ", \"vips_changed\": " << diff.vips_changed
-            << ", \"vips_deleted\": " << diff.vips_deleted
-            << ", \"dry_run\": " << (args.dry_run ? "true" : "false")
-            << ", \"applied\": " << (apply ? "true" : "false")
-            << ", \"generation\": \"" << new_generation << "\"}\n";
-  } else if (apply) {
-    ctx.out << "applied (generation " << new_generation << ")\n";
-  } else if (args.dry_run && !diff.empty()) {
-    ctx.out << "dry run: nothing changed\n";
-  }
-  return absl::OkStatus();
+  if (ctx.json()) PrintDocument(ctx.out, json);
+  return result;
 }
 
 }  // namespace
@@ -269,11 +409,24 @@ configuration since (compare-and-set on its generation); otherwise it fails
 (exit code 1) and changes nothing: run it again to see the new preview.
 Backends kept by address keep their health and established flows.
 
+Several agents (--server repeated, e.g. the hosts of one ECMP group): every
+agent is read first (one that cannot be read stops the apply before anything
+changes), then the file is applied to each, each against its own generation;
+a failure on one does not stop the others. Then every VIP's ring digest is
+read back from each agent and shown side by side: agents with equal digests
+send every new flow to the same backend. Exit code 6 when they disagree on
+some VIP (different --hash-seed, or a backend's health seen differently),
+with the VIPs and agents named; otherwise the first failure's code. --dry-run
+previews each agent's changes. -o json prints {"agents": [{"server", ...the
+one-agent fields..., "error"}], "vips": [{"vip", "ring_digests", "agree"}],
+"agree"}.
+
 Examples:
   xlbctl config apply -f lb.yaml --dry-run
   xlbctl config apply -f lb.yaml
   xlbctl config get -o json | jq '...' | xlbctl config apply -f - --format json
-  xlbctl config apply -f web.yaml --generation 42)");
+  xlbctl config apply -f web.yaml --generation 42
+  xlbctl config apply -f lb.yaml -s lb1.example:50051 -s lb2.example:50051)");
   SetAction(apply, ctx,
             [apply_args](Context& ctx) { return RunApply(ctx, *apply_args); });
 }

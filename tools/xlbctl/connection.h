@@ -18,7 +18,7 @@ namespace xlb::xlbctl {
 // xlbd's default listening socket (its --socket flag's default).
 inline constexpr char kDefaultSocketPath[] = "/run/xlb/xlbd.sock";
 // Environment variable that sets the server address when --server is not
-// given.
+// given (several separated by commas).
 inline constexpr char kServerEnvVar[] = "XLB_SERVER";
 
 struct ConnectionOptions {

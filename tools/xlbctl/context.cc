@@ -1,5 +1,6 @@
 #include "tools/xlbctl/context.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,7 +10,19 @@
 namespace xlb::xlbctl {
 
 absl::StatusOr<Connection*> Context::Connect() {
-  if (connection_ == nullptr) {
+  if (servers.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--server: given ", servers.size(),
+        " times, but this verb talks to one agent (only `status` and "
+        "`config apply` compare several)"));
+  }
+  absl::StatusOr<std::vector<Connection*>> all = ConnectAll();
+  if (!all.ok()) return all.status();
+  return all->front();
+}
+
+absl::StatusOr<std::vector<Connection*>> Context::ConnectAll() {
+  if (connections_.empty()) {
     absl::Duration deadline;
     if (!absl::ParseDuration(timeout, &deadline) ||
         deadline <= absl::ZeroDuration()) {
@@ -17,14 +30,34 @@ absl::StatusOr<Connection*> Context::Connect() {
           absl::StrCat("--timeout ", QuoteValue(timeout),
                        ": expected a duration such as 10s"));
     }
-    ConnectionOptions options = connection;
-    options.timeout = deadline;
-    absl::StatusOr<std::unique_ptr<Connection>> opened =
-        Connection::Open(options);
-    if (!opened.ok()) return opened.status();
-    connection_ = *std::move(opened);
+    std::vector<std::string> names = servers;
+    if (names.empty()) names.push_back("");
+    std::set<std::string> targets;
+    std::vector<std::unique_ptr<Connection>> opened;
+    for (const std::string& name : names) {
+      ConnectionOptions options = connection;
+      options.server = name;
+      options.timeout = deadline;
+      absl::StatusOr<std::unique_ptr<Connection>> one =
+          Connection::Open(options);
+      if (!one.ok()) return one.status();
+      if (!targets.insert((*one)->target()).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--server: ", QuoteValue((*one)->target()),
+                         " is given more than once"));
+      }
+      opened.push_back(*std::move(one));
+    }
+    connections_ = std::move(opened);
   }
-  return connection_.get();
+  std::vector<Connection*> all;
+  for (const auto& c : connections_) all.push_back(c.get());
+  return all;
+}
+
+std::string Context::ServerName(size_t i) const {
+  if (i < servers.size()) return servers[i];
+  return i < connections_.size() ? connections_[i]->target() : "";
 }
 
 void SetAction(CLI::App* command, Context& ctx,

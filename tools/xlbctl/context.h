@@ -1,8 +1,10 @@
-// What every command gets: the global options, the output streams and a
-// connection to the agent opened on first use. Commands are registered on
-// the CLI11 command tree by the Add*Commands functions below; each one's
-// callback stores the action to run in Context::action, and app.cc runs it
-// once parsing has succeeded.
+// What every command gets: the global options, the output streams and the
+// connections to the agents (--server, repeatable), opened on first use.
+// Most verbs talk to one agent; the verbs that compare agents (status,
+// config apply) take several. Commands are registered on the CLI11 command
+// tree by the Add*Commands functions below; each one's callback stores the
+// action to run in Context::action, and app.cc runs it once parsing has
+// succeeded.
 #ifndef XLB_TOOLS_XLBCTL_CONTEXT_H_
 #define XLB_TOOLS_XLBCTL_CONTEXT_H_
 
@@ -10,6 +12,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
@@ -27,8 +30,11 @@ class Context {
   std::ostream& out;
   std::ostream& err;
 
-  // Global options, filled in by the parser.
+  // Global options, filled in by the parser. `connection` holds the TLS
+  // files; its server is set per agent from `servers` (none given: the
+  // default socket).
   ConnectionOptions connection;
+  std::vector<std::string> servers;
   std::string output = "table";
   std::string timeout = "10s";
 
@@ -37,11 +43,19 @@ class Context {
 
   bool json() const { return output == "json"; }
 
-  // The connection, opened on first use with the global options.
+  // The one agent's connection, opened on first use. INVALID_ARGUMENT when
+  // several servers were given: only the verbs that compare agents take
+  // several.
   absl::StatusOr<Connection*> Connect();
+  // A connection to every server, in the order given (the default socket
+  // when none was). INVALID_ARGUMENT when a server is given twice.
+  absl::StatusOr<std::vector<Connection*>> ConnectAll();
+  // How to name an agent in output: the --server text as given.
+  std::string ServerName(size_t i) const;
 
   // Calls a unary method of the LoadBalancer service with the per-call
-  // deadline and returns its response or the translated error.
+  // deadline and returns its response or the translated error: on the one
+  // agent, or on `connection`.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Call(
       grpc::Status (v1::LoadBalancer::Stub::*method)(grpc::ClientContext*,
@@ -49,16 +63,24 @@ class Context {
       const Request& request) {
     absl::StatusOr<Connection*> connection = Connect();
     if (!connection.ok()) return connection.status();
-    auto context = (*connection)->NewContext();
+    return Call(**connection, method, request);
+  }
+  template <typename Request, typename Response>
+  static absl::StatusOr<Response> Call(
+      Connection& connection,
+      grpc::Status (v1::LoadBalancer::Stub::*method)(grpc::ClientContext*,
+                                                     const Request&, Response*),
+      const Request& request) {
+    auto context = connection.NewContext();
     Response response;
     grpc::Status status =
-        ((*connection)->stub().*method)(context.get(), request, &response);
-    if (!status.ok()) return (*connection)->Translate(status);
+        (connection.stub().*method)(context.get(), request, &response);
+    if (!status.ok()) return connection.Translate(status);
     return response;
   }
 
  private:
-  std::unique_ptr<Connection> connection_;
+  std::vector<std::unique_ptr<Connection>> connections_;
 };
 
 // Stores `run` (called with the context) as the command's action.

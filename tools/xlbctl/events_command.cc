@@ -156,7 +156,8 @@ void AddEventsCommand(CLI::App& app, Context& ctx) {
   cmd->footer(
       R"(Prints one line per event: its sequence number, time and what happened
 (config: the generation and the call that made it, and the VIPs touched;
-health: a backend's new verdict). If the connection is lost, xlbctl says so
+health: a backend's new verdict and, when it moved the VIP's ring, the new
+ring digest to compare across agents). If the connection is lost, xlbctl says so
 on stderr, reconnects with backoff and resumes after the last event it
 printed; events the agent no longer holds (or from an earlier agent run) are
 reported as lost, so nothing is missed silently. -o json prints each Event

@@ -4,6 +4,8 @@
 #define XLB_TOOLS_XLBCTL_EXIT_CODES_H_
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 
 namespace xlb::xlbctl {
 
@@ -21,8 +23,21 @@ inline constexpr int kExitInvalid = 4;
 // The agent cannot be reached or did not answer in time (UNAVAILABLE,
 // DEADLINE_EXCEEDED).
 inline constexpr int kExitUnavailable = 5;
+// The agents compared (several --server) disagree: some VIP's ring digest
+// differs between them, so flows that move between them change backend.
+inline constexpr int kExitDisagree = 6;
+
+// Marks a status as the agents' disagreement (exit code kExitDisagree).
+inline constexpr char kDisagreePayload[] = "xlbctl/agents-disagree";
+
+inline absl::Status DisagreementError(absl::string_view message) {
+  absl::Status status = absl::FailedPreconditionError(message);
+  status.SetPayload(kDisagreePayload, absl::Cord("1"));
+  return status;
+}
 
 inline int ExitCodeFor(const absl::Status& status) {
+  if (status.GetPayload(kDisagreePayload).has_value()) return kExitDisagree;
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kExitOk;

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/struct.pb.h"
 
 namespace xlb::xlbctl {
 
@@ -20,6 +21,8 @@ enum class OutputFormat { kTable, kJson };
 class Table {
  public:
   explicit Table(std::vector<std::string> headers);
+  // Left aligns `column` even when its cells look numeric (hex digests).
+  void AlignLeft(size_t column);
   void AddRow(std::vector<std::string> cells);
   bool empty() const { return rows_.empty(); }
   // Writes the table, each line prefixed by `indent`.
@@ -27,6 +30,7 @@ class Table {
 
  private:
   std::vector<std::string> headers_;
+  std::vector<bool> left_;  // columns never right aligned
   std::vector<std::vector<std::string>> rows_;
 };
 
@@ -39,6 +43,14 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message,
 // cannot be converted (never for the API's messages).
 void PrintJson(std::ostream& out, const google::protobuf::Message& message,
                bool pretty = true);
+
+// As ToJson, as a value to put in a JSON document xlbctl builds.
+google::protobuf::Value ToJsonValue(const google::protobuf::Message& message);
+// A document xlbctl builds, as one line of JSON with every object's members
+// sorted by name (a Struct holds them unordered), so equal documents print
+// equally; written to `out` with a newline.
+std::string DocumentToJson(const google::protobuf::Value& document);
+void PrintDocument(std::ostream& out, const google::protobuf::Struct& document);
 
 // 1234567 -> "1.2M", 999 -> "999": counters in a table.
 std::string HumanCount(double value);

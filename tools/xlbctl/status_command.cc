@@ -1,10 +1,12 @@
-// xlbctl status, xlbctl version
+// xlbctl status (of one agent, or of several side by side), xlbctl version
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "tools/xlbctl/agreement.h"
 #include "tools/xlbctl/arguments.h"
 #include "tools/xlbctl/context.h"
 #include "tools/xlbctl/views.h"
@@ -74,7 +76,8 @@ void PrintStatus(Context& ctx, const Connection& connection,
       << " up, " << draining << " draining, " << down << " down)\n";
   if (s.vips().empty()) return;
   Table vips({"VIP", "INDEX", "RING", "FAIL-OPEN", "UP", "DRAINING", "DOWN",
-              "LOST-ALL"});
+              "LOST-ALL", "RING-DIGEST"});
+  vips.AlignLeft(8);
   for (const auto& vip : s.vips()) {
     int vip_up = 0, vip_draining = 0, vip_down = 0;
     for (const auto& b : vip.backends()) {
@@ -85,8 +88,8 @@ void PrintStatus(Context& ctx, const Connection& connection,
     vips.AddRow({FormatVipKey(vip.key()), absl::StrCat(vip.index()),
                  vip.has_ring() ? "yes" : "NO", YesNo(vip.fail_open()),
                  absl::StrCat(vip_up), absl::StrCat(vip_draining),
-                 absl::StrCat(vip_down),
-                 absl::StrCat(vip.no_backend_events())});
+                 absl::StrCat(vip_down), absl::StrCat(vip.no_backend_events()),
+                 vip.ring_digest().empty() ? "-" : vip.ring_digest()});
   }
   vips.Print(out, "  ");
   if (no_ring > 0) {
@@ -99,6 +102,68 @@ void PrintStatus(Context& ctx, const Connection& connection,
   }
 }
 
+// Several agents: one line each, then every VIP's ring digest side by
+// side. Fails when an agent cannot be read or the agents disagree.
+absl::Status RunStatusOfAgents(Context& ctx,
+                               const std::vector<Connection*>& agents) {
+  Table table({"AGENT", "VERSION", "GENERATION", "UPTIME", "INTERFACE", "VIPS",
+               "NO-RING"});
+  google::protobuf::Struct json;
+  auto* agents_json = (*json.mutable_fields())["agents"].mutable_list_value();
+  std::vector<AgentRings> rings;
+  absl::Status first_error;
+  for (size_t i = 0; i < agents.size(); ++i) {
+    const std::string server = ctx.ServerName(i);
+    auto status = Context::Call(*agents[i], &v1::LoadBalancer::Stub::GetStatus,
+                                v1::GetStatusRequest());
+    google::protobuf::Struct* agent_json =
+        agents_json->add_values()->mutable_struct_value();
+    (*agent_json->mutable_fields())["server"].set_string_value(server);
+    if (!status.ok()) {
+      (*agent_json->mutable_fields())["error"].set_string_value(
+          std::string(status.status().message()));
+      table.AddRow({server, "unreachable"});
+      if (first_error.ok()) {
+        first_error =
+            absl::Status(status.status().code(),
+                         absl::StrCat(server, ": ", status.status().message()));
+      }
+      continue;
+    }
+    *(*agent_json->mutable_fields())["status"].mutable_struct_value() =
+        ToJsonValue(*status).struct_value();
+    int no_ring = 0;
+    for (const auto& vip : status->vips()) no_ring += !vip.has_ring();
+    table.AddRow({server, status->version(), absl::StrCat(status->generation()),
+                  Uptime(status->uptime()),
+                  status->interface().empty() ? "(none)" : status->interface(),
+                  absl::StrCat(status->vips_size()), absl::StrCat(no_ring)});
+    rings.push_back(RingsOf(server, *status));
+  }
+  const RingComparison comparison = CompareRings(rings);
+  if (ctx.json()) {
+    google::protobuf::Struct rings_json = RingComparisonJson(comparison);
+    json.mutable_fields()->insert(rings_json.fields().begin(),
+                                  rings_json.fields().end());
+    PrintDocument(ctx.out, json);
+  } else {
+    table.Print(ctx.out);
+    ctx.out << "ring digests";
+    if (rings.size() < agents.size()) {
+      ctx.out << " (of the " << rings.size() << " agents that answered)";
+    }
+    ctx.out << ":\n";
+    PrintRingComparison(ctx.out, comparison, "  ");
+    if (comparison.agree() && first_error.ok()) {
+      ctx.out << "all " << agents.size()
+              << " agents agree on every VIP's ring\n";
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  if (!comparison.agree()) return DisagreementStatus(comparison, "now");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddStatusCommand(CLI::App& app, Context& ctx) {
@@ -109,14 +174,27 @@ void AddStatusCommand(CLI::App& app, Context& ctx) {
 and XDP attach mode, program ids (for bpftool), whether it adopted maps
 pinned by an earlier run, each map's entries, capacity and memory, and per
 VIP whether it has a Maglev table and how many backends are up, draining or
-down. Warnings at the end name VIPs that drop traffic or have failed open.
--o json prints the GetStatusResponse.
+down, and its ring digest. Warnings at the end name VIPs that drop traffic
+or have failed open. -o json prints the GetStatusResponse.
+
+With several --server: one line per agent, then every VIP's ring digest on
+each agent side by side. Agents with equal digests for a VIP send every new
+flow to it to the same backend; the exit code is 6 when some VIP differs
+(or is absent on some agent), 5 when an agent cannot be reached. -o json
+prints {"agents": [{"server", "status"} or {"server", "error"}], "vips":
+[{"vip", "ring_digests": {SERVER: DIGEST}, "agree"}], "agree"}.
 
 Examples:
   xlbctl status
   xlbctl status -o json | jq '.maps[] | select(.name == "conns")'
-  XLB_SERVER=lb1.example:50051 xlbctl status --ca ca.pem)");
+  XLB_SERVER=lb1.example:50051 xlbctl status --ca ca.pem
+  xlbctl status -s lb1.example:50051 -s lb2.example:50051 --ca ca.pem)");
   SetAction(cmd, ctx, [](Context& ctx) -> absl::Status {
+    if (ctx.servers.size() > 1) {
+      absl::StatusOr<std::vector<Connection*>> agents = ctx.ConnectAll();
+      if (!agents.ok()) return agents.status();
+      return RunStatusOfAgents(ctx, *agents);
+    }
     auto status =
         ctx.Call(&v1::LoadBalancer::Stub::GetStatus, v1::GetStatusRequest());
     if (!status.ok()) return status.status();

@@ -98,6 +98,11 @@ std::string HealthChangeSummary(const v1::HealthChanged& change) {
   if (change.latency().seconds() != 0 || change.latency().nanos() != 0) {
     absl::StrAppend(&out, ", probe took ", FormatDuration(change.latency()));
   }
+  if (change.ring_changed()) {
+    absl::StrAppend(&out, "; ring now ",
+                    change.ring_digest().empty() ? "empty (no backend)"
+                                                 : change.ring_digest());
+  }
   return out;
 }
 
@@ -129,7 +134,10 @@ void PrintVipDetails(std::ostream& out, const v1::Vip& vip,
         << "  has ring:     " << YesNo(status->has_ring())
         << (status->has_ring() ? "" : " (no eligible backend: packets dropped)")
         << "\n"
-        << "  fail open:    " << YesNo(status->fail_open()) << "\n";
+        << "  fail open:    " << YesNo(status->fail_open()) << "\n"
+        << "  ring digest:  "
+        << (status->ring_digest().empty() ? "-" : status->ring_digest())
+        << "\n";
   }
   out << "  hash:         " << HashModeName(s.hash_mode()) << "\n"
       << "  ring size:    " << RingSize(s) << "\n"

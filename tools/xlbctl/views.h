@@ -21,7 +21,8 @@ std::string HealthCheckSummary(const v1::VipSettings& settings);
 
 // Why a backend's health changed: "unhealthy: wrong_status (HTTP status
 // 503), probe took 1.5s" or "healthy: success, probe took 3ms"; just
-// "healthy" / "unhealthy" when the agent sent no reason.
+// "healthy" / "unhealthy" when the agent sent no reason. When the change
+// moved the VIP's ring: "; ring now DIGEST" (or "empty (no backend)").
 std::string HealthChangeSummary(const v1::HealthChanged& change);
 
 // "port 8080, interval 1s, timeout 500ms, rise 1, fall 5, jitter 100ms"

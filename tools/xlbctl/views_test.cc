@@ -25,6 +25,23 @@ TEST(HealthChangeSummaryTest, NamesTheReasonDetailAndLatency) {
   EXPECT_EQ(HealthChangeSummary(up), "healthy: success, probe took 3ms");
 }
 
+TEST(HealthChangeSummaryTest, SaysWhereTheRingWentWhenItMoved) {
+  v1::HealthChanged down;
+  down.set_healthy(false);
+  down.set_reason(v1::PROBE_OUTCOME_REFUSED);
+  down.set_ring_changed(true);
+  down.set_ring_digest("0123456789abcdef");
+  EXPECT_EQ(HealthChangeSummary(down),
+            "unhealthy: refused; ring now 0123456789abcdef");
+  down.set_ring_digest("");
+  EXPECT_EQ(HealthChangeSummary(down),
+            "unhealthy: refused; ring now empty (no backend)");
+  // Out of the ring either way (drained): nothing to say about it.
+  down.set_ring_changed(false);
+  down.set_ring_digest("0123456789abcdef");
+  EXPECT_EQ(HealthChangeSummary(down), "unhealthy: refused");
+}
+
 TEST(HealthChangeSummaryTest, OlderAgentsWithoutAReasonGiveTheHealthOnly) {
   v1::HealthChanged up;
   up.set_healthy(true);

@@ -125,9 +125,14 @@ _xlbctl() {
   )
   local root='xlbctl'
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-  local path=$root word i positional=0 skip=0
+  local path=$root word i positional=0 skip=0 server=
   for ((i = 1; i < COMP_CWORD; i++)); do
     word=${COMP_WORDS[i]}
+    # The first agent given answers for the VIPs (--server may repeat).
+    if [[ -z $server ]]; then
+      case ${COMP_WORDS[i-1]} in -s|--server) server=${word%%,*} ;; esac
+      [[ $word == --server=* ]] && server=${word#--server=} && server=${server%%,*}
+    fi
     if ((skip)); then skip=0; continue; fi
     if [[ $word == -* ]]; then
       # An option that takes a value (here or global) swallows the next word.
@@ -160,7 +165,8 @@ _xlbctl() {
   fi
   if [[ -n ${vip[$path]} ]] && ((positional == 0)); then
     local vips
-    vips=$(xlbctl vip list 2>/dev/null | awk 'NR > 1 { print $1 }')
+    server=${server:-${XLB_SERVER%%,*}}
+    vips=$(xlbctl ${server:+--server "$server"} vip list 2>/dev/null | awk 'NR > 1 { print $1 }')
     COMPREPLY=($(compgen -W "$vips" -- "$cur"))
   fi
 }

@@ -31,6 +31,7 @@ namespace {
 using testing::AgentProcess;
 using testing::CommandResult;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kVip[] = "192.0.2.10:80/tcp";
 
@@ -430,6 +431,275 @@ TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
               HasSubstr("cannot reach xlbd at unix:" + agent_->socket()));
   Cli({"--timeout", "2s", "events"}, kExitUnavailable);
   Cli({"--timeout", "2s", "version"}, kExitUnavailable);
+}
+
+// Two real agents, each in its own namespace, driven by one xlbctl with
+// --server given twice: what an orchestrator of an ECMP group does.
+class XlbctlAgentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    xlb::testing::RequirePrivilege();
+    if (IsSkipped() || HasFatalFailure()) return;
+    a_ = std::make_unique<AgentProcess>(XLBD_BINARY, XLBCTL_BINARY);
+    b_ = std::make_unique<AgentProcess>(XLBD_BINARY, XLBCTL_BINARY);
+  }
+
+  std::string ServerA() const { return "unix:" + a_->socket(); }
+  std::string ServerB() const { return "unix:" + b_->socket(); }
+
+  // xlbctl with both agents' sockets; fails the test unless it exits with
+  // `expected_code`.
+  CommandResult Both(std::vector<std::string> args, int expected_code) {
+    args.insert(args.begin(), {"-s", ServerA(), "-s", ServerB()});
+    CommandResult r = a_->Run(args);
+    EXPECT_EQ(r.exit_code, expected_code)
+        << "xlbctl " << absl::StrJoin(args, " ") << "\nstdout:\n"
+        << r.out << "stderr:\n"
+        << r.err;
+    return r;
+  }
+
+  static v1::GetStatusResponse Status(const AgentProcess& agent) {
+    CommandResult r = agent.Run({"status", "-o", "json"});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+    return ParseJson<v1::GetStatusResponse>(r.out);
+  }
+
+  std::string WriteConfig(const std::string& text) {
+    std::string path = a_->dir().path() + "/lb.yaml";
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::unique_ptr<AgentProcess> a_;
+  std::unique_ptr<AgentProcess> b_;
+};
+
+constexpr char kTwoVips[] = R"(
+vips:
+  - key: {address: 192.0.2.10, port: 80, protocol: PROTOCOL_TCP}
+    settings: {ring_size: 1021}
+    backends:
+      - {address: 198.51.100.1}
+      - {address: 198.51.100.2, weight: 2}
+      - {address: 2001:db8::1}
+  - key: {address: 192.0.2.11, port: 0, protocol: PROTOCOL_UDP}
+    settings: {hash_mode: HASH_MODE_NO_SOURCE_PORT}
+    backends:
+      - {address: 198.51.100.3}
+)";
+
+TEST_F(XlbctlAgentsTest, ApplyToTwoAgentsReportsEachAndTheyAgree) {
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  // Agent A has a history B lacks: its backends get other indexes.
+  ASSERT_EQ(a_->Run({"vip", "add", "192.0.2.99:80/tcp", "-b", "198.51.100.9"})
+                .exit_code,
+            kExitOk);
+  const std::string file = WriteConfig(kTwoVips);
+  CommandResult r = Both({"config", "apply", "-f", file}, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": changes from generation 1"));
+  EXPECT_THAT(r.out, HasSubstr(ServerB() + ": changes from generation 0"));
+  EXPECT_THAT(r.out, HasSubstr("- vip 192.0.2.99:80/tcp"));
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": applied (generation 2)"));
+  EXPECT_THAT(r.out, HasSubstr(ServerB() + ": applied (generation 1)"));
+  EXPECT_THAT(r.out, HasSubstr("all 2 agents agree on every VIP's ring"));
+
+  const v1::GetStatusResponse a = Status(*a_);
+  const v1::GetStatusResponse b = Status(*b_);
+  ASSERT_EQ(a.vips_size(), 2);
+  ASSERT_EQ(b.vips_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(a.vips(i).ring_digest(),
+                ::testing::MatchesRegex("[0-9a-f]{16}"));
+    EXPECT_EQ(a.vips(i).ring_digest(), b.vips(i).ring_digest());
+    EXPECT_THAT(r.out, HasSubstr(a.vips(i).ring_digest()));
+  }
+  EXPECT_NE(a.vips(0).backends(0).index(), b.vips(0).backends(0).index())
+      << "the agents number backends differently, yet agree";
+  EXPECT_NE(a.vips(0).ring_digest(), a.vips(1).ring_digest());
+  // The digests are in the single-agent views too.
+  EXPECT_THAT(a_->Run({"status"}).out, HasSubstr(a.vips(0).ring_digest()));
+  EXPECT_THAT(a_->Run({"vip", "show", kVip}).out,
+              HasSubstr("ring digest:  " + a.vips(0).ring_digest()));
+  auto shown = ParseJson<v1::GetVipResponse>(
+      a_->Run({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_EQ(shown.ring_digest(), a.vips(0).ring_digest());
+
+  // Side by side; JSON names each agent's digest.
+  r = Both({"status"}, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr("all 2 agents agree"));
+  auto json = ParseJson<google::protobuf::Struct>(
+      Both({"status", "-o", "json"}, kExitOk).out);
+  EXPECT_TRUE(json.fields().at("agree").bool_value());
+  EXPECT_EQ(json.fields().at("agents").list_value().values_size(), 2);
+  const auto& web = json.fields().at("vips").list_value().values(0);
+  EXPECT_EQ(web.struct_value()
+                .fields()
+                .at("ring_digests")
+                .struct_value()
+                .fields()
+                .at(ServerB())
+                .string_value(),
+            a.vips(0).ring_digest());
+
+  // Applying again changes nothing and still compares.
+  r = Both({"config", "apply", "-f", file, "-o", "json"}, kExitOk);
+  json = ParseJson<google::protobuf::Struct>(r.out);
+  EXPECT_TRUE(json.fields().at("agree").bool_value());
+  for (const auto& agent : json.fields().at("agents").list_value().values()) {
+    EXPECT_FALSE(agent.struct_value().fields().at("applied").bool_value());
+  }
+}
+
+TEST_F(XlbctlAgentsTest, DryRunAcrossAgentsPreviewsEachAndChangesNothing) {
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  ASSERT_EQ(b_->Run({"vip", "add", kVip, "-b", "198.51.100.1"}).exit_code,
+            kExitOk);
+  CommandResult r = Both(
+      {"config", "apply", "-f", WriteConfig(kTwoVips), "--dry-run"}, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": changes from generation 0 (2 "
+                                           "to create, 0 to change"));
+  EXPECT_THAT(r.out, HasSubstr(ServerB() + ": changes from generation 1 (1 "
+                                           "to create, 1 to change"));
+  EXPECT_THAT(r.out, HasSubstr("dry run: nothing changed"));
+  EXPECT_EQ(Status(*a_).generation(), 0u);
+  EXPECT_EQ(Status(*a_).vips_size(), 0);
+  EXPECT_EQ(Status(*b_).generation(), 1u);
+}
+
+TEST_F(XlbctlAgentsTest, AnotherHashSeedFailsTheApplyNamingVipsAndAgents) {
+  b_->AddAgentFlags({"--hash_seed=7"});
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  CommandResult r =
+      Both({"config", "apply", "-f", WriteConfig(kTwoVips)}, kExitDisagree);
+  // Both took the file; their rings just send flows elsewhere.
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": applied (generation 1)"));
+  EXPECT_THAT(r.out, HasSubstr(ServerB() + ": applied (generation 1)"));
+  EXPECT_EQ(Status(*b_).vips_size(), 2);
+  const std::string a = Status(*a_).vips(0).ring_digest();
+  const std::string b = Status(*b_).vips(0).ring_digest();
+  EXPECT_NE(a, b);
+  EXPECT_THAT(r.out, HasSubstr("NO"));
+  EXPECT_THAT(r.err, HasSubstr("agents disagree after the apply on 2 VIPs"));
+  EXPECT_THAT(r.err,
+              HasSubstr(absl::StrCat("192.0.2.10:80/tcp (", ServerA(), " ", a,
+                                     ", ", ServerB(), " ", b, ")")));
+  EXPECT_THAT(r.err, HasSubstr("192.0.2.11:0/udp"));
+  EXPECT_THAT(r.err, HasSubstr("--hash-seed"));
+  r = Both({"status"}, kExitDisagree);
+  EXPECT_THAT(r.err, HasSubstr("agents disagree now on 2 VIPs"));
+}
+
+TEST_F(XlbctlAgentsTest, ADriftedAgentDisagreesUntilTheFileIsAppliedAgain) {
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  const std::string file = WriteConfig(kTwoVips);
+  Both({"config", "apply", "-f", file}, kExitOk);
+  const std::string agreed = Status(*a_).vips(0).ring_digest();
+  // Someone changes one agent by hand: a weight on B only.
+  ASSERT_EQ(
+      b_->Run({"backend", "weight", kVip, "198.51.100.2", "-w", "5"}).exit_code,
+      kExitOk);
+  const std::string drifted = Status(*b_).vips(0).ring_digest();
+  EXPECT_NE(drifted, agreed);
+  EXPECT_EQ(Status(*b_).vips(1).ring_digest(),
+            Status(*a_).vips(1).ring_digest())
+      << "the other VIP did not change";
+  CommandResult r = Both({"status"}, kExitDisagree);
+  EXPECT_THAT(r.err, HasSubstr("agents disagree now on 1 VIP: "));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("192.0.2.10:80/tcp (", ServerA(),
+                                            " ", agreed, ", ", ServerB(), " ",
+                                            drifted, ")")));
+  EXPECT_THAT(r.err, Not(HasSubstr("192.0.2.11")));
+  auto json = ParseJson<google::protobuf::Struct>(
+      Both({"status", "-o", "json"}, kExitDisagree).out);
+  EXPECT_FALSE(json.fields().at("agree").bool_value());
+
+  // The same file again: A has nothing to change, B gets its weight back,
+  // and both agree on the digest they had.
+  r = Both({"config", "apply", "-f", file}, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": no changes"));
+  EXPECT_THAT(r.out, HasSubstr(ServerB() + ": applied"));
+  EXPECT_THAT(r.out, HasSubstr("all 2 agents agree on every VIP's ring"));
+  EXPECT_EQ(Status(*b_).vips(0).ring_digest(), agreed);
+}
+
+TEST_F(XlbctlAgentsTest, BackendHealthSeenDifferentlyIsADisagreement) {
+  // Agent A serves /metrics on its own address; B has nothing there. A
+  // check of that address sees the backend up on A and down on B.
+  for (AgentProcess* agent : {a_.get(), b_.get()}) {
+    agent->AddAgentFlags({"--health_probe_mode=direct"});
+  }
+  a_->AddAgentFlags({"--metrics_address=198.51.100.10:9470"});
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  const std::string file = WriteConfig(R"(
+vips:
+  - key: {address: 192.0.2.10, port: 80, protocol: PROTOCOL_TCP}
+    settings:
+      health_check: {type: HEALTH_CHECK_TYPE_HTTP, port: 9470,
+                     http_path: /metrics, interval: 0.2s, timeout: 0.1s,
+                     rise: 1, fall: 1}
+    backends:
+      - {address: 198.51.100.10}
+)");
+  // Both start with the backend down (no ring, so they agree) unless A's
+  // first probe passed before xlbctl read the digests back: 0 or 6.
+  CommandResult applied = a_->Run(
+      {"-s", ServerA(), "-s", ServerB(), "config", "apply", "-f", file});
+  EXPECT_THAT(applied.exit_code, ::testing::AnyOf(kExitOk, kExitDisagree))
+      << applied.err;
+  EXPECT_EQ(Status(*b_).vips_size(), 1) << "applied to both either way";
+  // Bounded wait for A's first probes (B's fail: connection refused).
+  bool up = false;
+  for (int i = 0; i < 150 && !up; ++i) {
+    up = Status(*a_).vips(0).has_ring();
+    if (!up) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(up) << a_->Log();
+  EXPECT_FALSE(Status(*b_).vips(0).has_ring());
+  const std::string a = Status(*a_).vips(0).ring_digest();
+  CommandResult r = Both({"status"}, kExitDisagree);
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("192.0.2.10:80/tcp (", ServerA(),
+                                            " ", a, ", ", ServerB(), " -)")));
+  // An apply that changes nothing still compares, and fails loudly.
+  r = Both({"config", "apply", "-f", file}, kExitDisagree);
+  EXPECT_THAT(r.out, HasSubstr(ServerA() + ": no changes"));
+  EXPECT_THAT(r.err, HasSubstr("agents disagree after the apply on 1 VIP"));
+  // A's event for the transition says the ring moved, and to what.
+  CommandResult events =
+      a_->Run({"events", "--from-start", "--count", "2", "-o", "json"});
+  std::vector<std::string> lines =
+      absl::StrSplit(events.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << events.out << events.err;
+  const v1::HealthChanged health =
+      ParseJson<v1::Event>(lines[1]).health_changed();
+  EXPECT_TRUE(health.healthy());
+  EXPECT_TRUE(health.ring_changed());
+  EXPECT_EQ(health.ring_digest(), a);
+}
+
+TEST_F(XlbctlAgentsTest, OnlyTheVerbsThatCompareTakeSeveralServers) {
+  ASSERT_TRUE(a_->Start() && b_->Start());
+  CommandResult r = Both({"vip", "list"}, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("--server: given 2 times"));
+  r = Both(
+      {"config", "apply", "-f", WriteConfig(kTwoVips), "--generation", "0"},
+      kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("--generation"));
+  EXPECT_EQ(Status(*a_).vips_size(), 0) << "nothing applied";
+  // A comma-separated value (as XLB_SERVER takes) works as repeating
+  // --server.
+  r = a_->Run({"--server", ServerA() + "," + ServerB(), "status"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(ServerB()));
+  // One agent down: the others are still shown, the exit code says why.
+  b_->Stop();
+  r = Both({"--timeout", "2s", "status"}, kExitUnavailable);
+  EXPECT_THAT(r.out, HasSubstr("unreachable"));
+  EXPECT_THAT(r.err, HasSubstr(ServerB()));
+  r = Both({"--timeout", "2s", "config", "apply", "-f", WriteConfig(kTwoVips)},
+           kExitUnavailable);
+  EXPECT_THAT(r.err, HasSubstr("nothing was applied to any agent"));
+  EXPECT_EQ(Status(*a_).vips_size(), 0);
 }
 
 // TLS and mutual TLS on xlbd's TCP listener, with certificates made here by

@@ -214,7 +214,8 @@ absl::Status RunAgent(const AgentOptions& o) {
           agent::ControllerOptions{.state_file = &state_file,
                                    .event_capacity = o.event_buffer,
                                    .start_time = start,
-                                   .version = XLB_VERSION});
+                                   .version = XLB_VERSION,
+                                   .flow_hash_seed = o.hash_seed});
   if (!controller.ok()) return controller.status();
 
   if (absl::Status s = (*dataplane)->SetConfig(*dp_config); !s.ok()) return s;
