@@ -30,11 +30,13 @@ constexpr const char* kCounterNames[] = {
     "icmp_frag_needed",
     "icmp6_too_big",
     "icmp_error_forwarded",
+    "drop_syn_rate_limit",
 };
 static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == XLB_CNT_MAX,
               "a name for every enum xlb_counter value");
 static_assert(XLB_CNT_DROP_NO_BACKEND == 8 && XLB_CNT_CONN_HIT == 13 &&
-                  XLB_CNT_ICMP_ERROR_FORWARDED == 20,
+                  XLB_CNT_ICMP_ERROR_FORWARDED == 20 &&
+                  XLB_CNT_DROP_SYN_RATE_LIMIT == 21,
               "kCounterNames follows enum xlb_counter's order");
 
 }  // namespace
