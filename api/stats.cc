@@ -61,6 +61,8 @@ absl::StatusOr<v1::GetStatsResponse> ReadStats(
     out->set_bytes(stats->bytes);
     out->set_new_flows(stats->new_flows);
     out->set_no_backend_drops(stats->no_backend_drops);
+    out->set_syns(stats->syns);
+    out->set_syn_limit_drops(stats->syn_limit_drops);
   }
   for (const BackendStatus& backend : backends) {
     absl::StatusOr<xlb_backend_stats> stats =
