@@ -200,6 +200,9 @@ int Dataplane::healthcheck_prog_fd() const {
   return bpf_program__fd(healthcheck_->progs.xlb_healthcheck);
 }
 int Dataplane::conns_fd() const { return bpf_map__fd(balancer_->maps.conns); }
+int Dataplane::syn_buckets_fd() const {
+  return bpf_map__fd(balancer_->maps.syn_buckets);
+}
 uint32_t Dataplane::balancer_prog_id() const {
   return ProgId(balancer_prog_fd());
 }
