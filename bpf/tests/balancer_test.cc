@@ -318,7 +318,9 @@ std::vector<BalancerRow> SynRateLimitRows() {
        .bucket =
            xlb_syn_bucket{.credit_ns = cost - 1, .refilled_ns = kClockFrozen},
        .credit_after = cost - 1},
-      // Limit 0: the bucket is neither read nor written.
+      // Limit 0: the bucket is neither read nor written. It has been idle
+      // since boot, so any use of it (even one costing nothing) would
+      // refill it to one second and stamp it now.
       {.description = "SynOfAVipWithoutLimitLeavesItsBucketAlone",
        .vips = {VipTcp4(RingOf(kV4BackendA))},
        .in = Tcp4(40102, 80, kTcpSyn),
@@ -327,7 +329,7 @@ std::vector<BalancerRow> SynRateLimitRows() {
        .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
        .syns = 1,
        .syn_limit_drops = 0,
-       .bucket = xlb_syn_bucket{.credit_ns = 0, .refilled_ns = kClockFrozen},
+       .bucket = xlb_syn_bucket{.credit_ns = 0, .refilled_ns = 0},
        .credit_after = 0},
       {.description = "PacketWithoutSynIgnoresTheLimit",
        .vips = {VipTcp4Limited(RingOf(kV4BackendA), kLimit)},
