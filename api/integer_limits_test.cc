@@ -195,6 +195,28 @@ std::vector<Case> Cases() {
            EXPECT_EQ(v.settings().maglev_seed(), kU32Max);
          }),
 
+      // VipSettings.syn_rate_limit: 0 (off, the default) .. 100,000,000.
+      Ok("SynRateLimitZeroIsOff", Create([](v1::Vip&) {}),
+         [](const v1::Vip& v) {
+           EXPECT_EQ(v.settings().syn_rate_limit(), 0u);
+         }),
+      Ok("SynRateLimitMax", Create([](v1::Vip& v) {
+           v.mutable_settings()->set_syn_rate_limit(100000000);
+         }),
+         [](const v1::Vip& v) {
+           EXPECT_EQ(v.settings().syn_rate_limit(), 100000000u);
+         }),
+      Refused("SynRateLimitMaxPlusOne", Create([](v1::Vip& v) {
+                v.mutable_settings()->set_syn_rate_limit(100000001);
+              }),
+              "vip.settings.syn_rate_limit: 100000001 exceeds 100000000 "
+              "SYNs per second"),
+      Refused("SynRateLimitU32Max", Create([](v1::Vip& v) {
+                v.mutable_settings()->set_syn_rate_limit(kU32Max);
+              }),
+              "vip.settings.syn_rate_limit: 4294967295 exceeds 100000000 "
+              "SYNs per second"),
+
       // VipSettings.min_healthy_fraction: [0, 1].
       Refused("MinHealthyInfinite", Create([](v1::Vip& v) {
                 v.mutable_settings()->set_min_healthy_fraction(

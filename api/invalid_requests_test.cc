@@ -215,6 +215,21 @@ std::vector<Case> Cases() {
             v.mutable_settings()->set_min_healthy_fraction(std::nan(""));
           },
           Code::INVALID_ARGUMENT, "vip.settings.min_healthy_fraction"),
+      CreateCase(
+          "SynRateLimitAboveTheMaximum",
+          [](v1::Vip& v) {
+            v.mutable_settings()->set_syn_rate_limit(100000001);
+          },
+          Code::INVALID_ARGUMENT,
+          "vip.settings.syn_rate_limit: 100000001 exceeds 100000000"),
+      CreateCase(
+          "SynRateLimitOnUdpVip",
+          [](v1::Vip& v) {
+            v.mutable_key()->set_protocol(v1::PROTOCOL_UDP);
+            v.mutable_settings()->set_syn_rate_limit(1000);
+          },
+          Code::INVALID_ARGUMENT,
+          "vip.settings.syn_rate_limit: 1000: only a TCP VIP"),
       CheckCase(
           "CheckTypeMissing",
           [](v1::HealthCheck& h) {
@@ -453,6 +468,13 @@ std::vector<Case> Cases() {
          });
        },
        Code::INVALID_ARGUMENT, "settings.ring_size: 4"},
+      {"UpdateSynRateLimitAboveTheMaximum",
+       [](Stub& stub) {
+         return UpdateVip(stub, [](v1::UpdateVipRequest& r) {
+           r.mutable_settings()->set_syn_rate_limit(4000000000u);
+         });
+       },
+       Code::INVALID_ARGUMENT, "settings.syn_rate_limit: 4000000000 exceeds"},
       {"UpdateWithStaleGeneration",
        [](Stub& stub) {
          return UpdateVip(stub, [](v1::UpdateVipRequest& r) {

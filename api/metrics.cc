@@ -129,11 +129,18 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
                     "Bytes (original IP packets) forwarded for the VIP.",
                     &v1::VipStats::bytes},
           VipMetric{"xlb_vip_new_flows_total",
-                    "Flows given a backend by the VIP's Maglev table.",
+                    "Flows given a backend by the VIP's Maglev table and "
+                    "written to the connection table.",
                     &v1::VipStats::new_flows},
           VipMetric{"xlb_vip_no_backend_drops_total",
                     "Packets dropped because the VIP had no backend.",
-                    &v1::VipStats::no_backend_drops}}) {
+                    &v1::VipStats::no_backend_drops},
+          VipMetric{"xlb_vip_syns_total",
+                    "TCP SYNs to the VIP, forwarded or dropped.",
+                    &v1::VipStats::syns},
+          VipMetric{"xlb_vip_syn_limit_drops_total",
+                    "TCP SYNs dropped by the VIP's syn_rate_limit.",
+                    &v1::VipStats::syn_limit_drops}}) {
       Header(out, m.name, "counter", m.help);
       for (const v1::VipStats& vip : s.stats->vips()) {
         absl::StrAppend(&out, m.name, "{vip=\"", VipLabel(vip.key()), "\"} ",

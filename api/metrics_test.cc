@@ -38,6 +38,29 @@ TEST(MetricsTest, RendersPrometheusNamesAndEscapesLabels) {
   EXPECT_THAT(text, HasSubstr("xlb_config_generation 4\n"));
 }
 
+TEST(MetricsTest, RendersPerVipSynsAndSynLimitDrops) {
+  v1::GetStatsResponse stats;
+  (*stats.mutable_counters())["drop_syn_rate_limit"] = 40;
+  v1::VipStats* vip = stats.add_vips();
+  *vip->mutable_key() = Key("192.0.2.1", 80);
+  vip->set_new_flows(9);
+  vip->set_syns(50);
+  vip->set_syn_limit_drops(40);
+  const std::string text = RenderMetrics({.stats = &stats});
+  EXPECT_THAT(text, HasSubstr("# TYPE xlb_vip_syns_total counter\n"));
+  EXPECT_THAT(text,
+              HasSubstr("xlb_vip_syns_total{vip=\"192.0.2.1:80/tcp\"} 50\n"));
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE xlb_vip_syn_limit_drops_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("xlb_vip_syn_limit_drops_total{vip=\"192.0.2.1:"
+                              "80/tcp\"} 40\n"));
+  EXPECT_THAT(
+      text, HasSubstr("xlb_vip_new_flows_total{vip=\"192.0.2.1:80/tcp\"} 9\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("xlb_packets_total{reason=\"drop_syn_rate_limit\"} 40\n"));
+}
+
 TEST(MetricsTest, RendersHealthTransitionsAndProbeOutcomes) {
   const VipKey vip{.address = *IpAddress::Parse("192.0.2.1"), .port = 80};
   const IpAddress backend = *IpAddress::Parse("198.51.100.1");

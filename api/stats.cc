@@ -30,11 +30,13 @@ constexpr const char* kCounterNames[] = {
     "icmp_frag_needed",
     "icmp6_too_big",
     "icmp_error_forwarded",
+    "drop_syn_rate_limit",
 };
 static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == XLB_CNT_MAX,
               "a name for every enum xlb_counter value");
 static_assert(XLB_CNT_DROP_NO_BACKEND == 8 && XLB_CNT_CONN_HIT == 13 &&
-                  XLB_CNT_ICMP_ERROR_FORWARDED == 20,
+                  XLB_CNT_ICMP_ERROR_FORWARDED == 20 &&
+                  XLB_CNT_DROP_SYN_RATE_LIMIT == 21,
               "kCounterNames follows enum xlb_counter's order");
 
 }  // namespace
@@ -59,6 +61,8 @@ absl::StatusOr<v1::GetStatsResponse> ReadStats(
     out->set_bytes(stats->bytes);
     out->set_new_flows(stats->new_flows);
     out->set_no_backend_drops(stats->no_backend_drops);
+    out->set_syns(stats->syns);
+    out->set_syn_limit_drops(stats->syn_limit_drops);
   }
   for (const BackendStatus& backend : backends) {
     absl::StatusOr<xlb_backend_stats> stats =

@@ -13,6 +13,7 @@
 #include "lib/icmp.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/syn_limit.h"
 #include "xlb_abi.h"
 
 /* Connection entries are refreshed at most this often, so the hot path does
@@ -77,7 +78,11 @@ static __always_inline void count(__u32 reason) {
   if (c) *c += 1;
 }
 
+/* Every packet ends here exactly once, so this is where it is counted as
+ * received too: counted on entry instead, the first touch of the counters
+ * sits at the head of every path (about 25 ns more, docs/benchmarks.md). */
 static __always_inline int finish(int action, __u32 reason) {
+  count(XLB_CNT_RX);
   count(reason);
   return action;
 }
@@ -150,6 +155,7 @@ static __always_inline int drop_no_backend(__u32 vip_index) {
 /* What a packet being sent to a backend is. */
 enum xlb_send_kind {
   SEND_ESTABLISHED, /* its flow's connection entry chose the backend */
+  SEND_SYN,         /* a TCP SYN: Maglev chose it, no entry was written */
   SEND_NEW_FLOW,    /* Maglev chose it; the entry was just written */
   SEND_ICMP_ERROR,  /* an ICMP error about a flow, sent after it */
 };
@@ -202,23 +208,71 @@ static __always_inline int forward_established(struct xdp_md *ctx,
                          conn->hash, SEND_ESTABLISHED);
 }
 
-/* A new flow of `vip` (a SYN, or no trusted entry): Maglev picks the
- * backend, and the choice is remembered in the connection table. */
+static __always_inline __u32 vip_flow_hash(const struct xlb_packet *pkt,
+                                           const struct xlb_vip_value *vip,
+                                           const struct xlb_config *cfg) {
+  return xlb_flow_hash(&pkt->flow, cfg->hash_seed,
+                       !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
+}
+
+/* The backend Maglev gives the flow with `hash` in *be_index and *be, or a
+ * drop (counted) when the ring has none. */
+static __always_inline int pick_backend(const struct xlb_vip_value *vip,
+                                        __u32 hash, __u32 *be_index,
+                                        struct xlb_backend **be) {
+  *be_index = maglev_backend(vip, hash);
+  if (*be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
+  *be = bpf_map_lookup_elem(&backends, be_index);
+  if (!*be || (*be)->state == XLB_BACKEND_UNUSED)
+    return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
+  return XLB_CONTINUE;
+}
+
+/* A TCP SYN of `vip`: forwarded where Maglev points, without writing a
+ * connection entry, so SYNs that never complete a handshake (a spoofed
+ * flood) leave the table alone; the handshake's ACK writes the entry
+ * (forward_new_flow). An entry naming another backend is left from an
+ * earlier connection of the same 5-tuple and would send that ACK elsewhere:
+ * it is deleted. SYNs above the VIP's syn_rate_limit are dropped first. */
+static __always_inline int forward_syn(struct xdp_md *ctx,
+                                       struct xlb_packet *pkt,
+                                       const struct xlb_vip_value *vip) {
+  struct xlb_config *cfg = get_config();
+  if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
+  count(XLB_CNT_CONN_SYN);
+  __u32 vip_index = vip->index;
+  struct xlb_vip_stats *vs = bpf_map_lookup_elem(&vip_stats, &vip_index);
+  if (vs) vs->syns += 1;
+  if (vip->syn_rate_limit &&
+      !syn_admit(vip_index, vip->syn_rate_limit, bpf_ktime_get_coarse_ns())) {
+    if (vs) vs->syn_limit_drops += 1;
+    return finish(XDP_DROP, XLB_CNT_DROP_SYN_RATE_LIMIT);
+  }
+  __u32 hash = vip_flow_hash(pkt, vip, cfg), be_index;
+  struct xlb_backend *be;
+  int action = pick_backend(vip, hash, &be_index, &be);
+  if (action != XLB_CONTINUE) return action;
+  struct xlb_conn *conn = bpf_map_lookup_elem(&conns, &pkt->flow);
+  if (conn && conn->backend != be_index)
+    bpf_map_delete_elem(&conns, &pkt->flow);
+  return send_to_backend(ctx, pkt, be, be_index, vip_index, cfg, hash,
+                         SEND_SYN);
+}
+
+/* A flow of `vip` without a trusted entry (a TCP packet without SYN, or
+ * UDP): Maglev picks the backend, and the choice is remembered in the
+ * connection table. */
 static __always_inline int forward_new_flow(struct xdp_md *ctx,
                                             struct xlb_packet *pkt,
                                             const struct xlb_vip_value *vip,
                                             int stale) {
   struct xlb_config *cfg = get_config();
   if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
-  count(pkt->tcp_syn ? XLB_CNT_CONN_SYN
-                     : (stale ? XLB_CNT_CONN_STALE : XLB_CNT_CONN_MISS));
-  __u32 hash = xlb_flow_hash(&pkt->flow, cfg->hash_seed,
-                             !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
-  __u32 be_index = maglev_backend(vip, hash);
-  if (be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
-  struct xlb_backend *be = bpf_map_lookup_elem(&backends, &be_index);
-  if (!be || be->state == XLB_BACKEND_UNUSED)
-    return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
+  count(stale ? XLB_CNT_CONN_STALE : XLB_CNT_CONN_MISS);
+  __u32 hash = vip_flow_hash(pkt, vip, cfg), be_index;
+  struct xlb_backend *be;
+  int action = pick_backend(vip, hash, &be_index, &be);
+  if (action != XLB_CONTINUE) return action;
   struct xlb_conn conn = {.backend = be_index,
                           .generation = be->generation,
                           .vip_index = vip->index,
@@ -236,8 +290,7 @@ static __always_inline int forward_icmp_error(struct xdp_md *ctx,
                                               const struct xlb_vip_value *vip) {
   struct xlb_config *cfg = get_config();
   if (!cfg || cfg->mtu == 0) return finish(XDP_DROP, XLB_CNT_DROP_NO_CONFIG);
-  __u32 hash = xlb_flow_hash(&pkt->flow, cfg->hash_seed,
-                             !(vip->flags & XLB_VIP_F_HASH_NO_SRC_PORT));
+  __u32 hash = vip_flow_hash(pkt, vip, cfg);
   struct xlb_conn *conn = bpf_map_lookup_elem(&conns, &pkt->flow);
   struct xlb_backend *be = 0;
   __u32 be_index = XLB_NO_BACKEND;
@@ -246,11 +299,8 @@ static __always_inline int forward_icmp_error(struct xdp_md *ctx,
     be_index = conn->backend;
   }
   if (!be) {
-    be_index = maglev_backend(vip, hash);
-    if (be_index == XLB_NO_BACKEND) return drop_no_backend(vip->index);
-    be = bpf_map_lookup_elem(&backends, &be_index);
-    if (!be || be->state == XLB_BACKEND_UNUSED)
-      return finish(XDP_DROP, XLB_CNT_DROP_BAD_BACKEND);
+    int action = pick_backend(vip, hash, &be_index, &be);
+    if (action != XLB_CONTINUE) return action;
   }
   return send_to_backend(ctx, pkt, be, be_index, vip->index, cfg, hash,
                          SEND_ICMP_ERROR);
@@ -290,7 +340,6 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 
 SEC("xdp")
 int xlb_balancer(struct xdp_md *ctx) {
-  count(XLB_CNT_RX);
   struct xlb_packet pkt = {};
   struct xlb_verdict v = parse_packet((void *)(long)ctx->data,
                                       (void *)(long)ctx->data_end, &pkt);
@@ -305,6 +354,7 @@ int xlb_balancer(struct xdp_md *ctx) {
   }
   struct xlb_vip_value *vip = lookup_vip(&pkt.flow, pkt.flow.dport);
   if (!vip) return finish(XDP_PASS, XLB_CNT_PASS_NOT_VIP);
+  if (pkt.tcp_syn) return forward_syn(ctx, &pkt, vip);
   return forward_new_flow(ctx, &pkt, vip, stale);
 }
 

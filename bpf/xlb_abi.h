@@ -40,12 +40,15 @@ struct xlb_vip_key {
 #define XLB_VIP_F_ECHO (1u << 1)
 
 struct xlb_vip_value {
-  __u32 index;     /* into rings and vip_stats */
+  __u32 index;     /* into rings, vip_stats and syn_buckets */
   __u32 flags;     /* XLB_VIP_F_* */
   /* Entries in this VIP's ring. A VIP whose ring size changes gets a new
    * index, so the size and the ring it describes always change together. */
   __u32 ring_size;
-  __u32 pad;
+  /* TCP SYNs per second the VIP admits; the excess is dropped. 0: no
+   * limit. Each CPU admits its share (syn_buckets). Was padding: entries
+   * written before it existed read 0. */
+  __u32 syn_rate_limit;
 };
 
 /* backends: array, index -> backend. */
@@ -120,11 +123,12 @@ enum xlb_counter {
   XLB_CNT_CONN_HIT,             /* connection table gave the backend */
   XLB_CNT_CONN_MISS,            /* no entry: picked by Maglev */
   XLB_CNT_CONN_STALE,           /* entry ignored: backend down, index reused or idle */
-  XLB_CNT_CONN_SYN,             /* TCP SYN: picked by Maglev without a lookup */
+  XLB_CNT_CONN_SYN,             /* TCP SYN: picked by Maglev, no entry written */
   XLB_CNT_ICMP_ECHO_REPLY,      /* echo request to a VIP answered */
   XLB_CNT_ICMP_FRAG_NEEDED,     /* ICMP fragmentation-needed sent */
   XLB_CNT_ICMP6_TOO_BIG,        /* ICMPv6 packet-too-big sent */
   XLB_CNT_ICMP_ERROR_FORWARDED, /* ICMP error quoting a VIP flow sent to its backend */
+  XLB_CNT_DROP_SYN_RATE_LIMIT,  /* TCP SYN above its VIP's syn_rate_limit */
   XLB_CNT_MAX,
 };
 
@@ -132,8 +136,20 @@ enum xlb_counter {
 struct xlb_vip_stats {
   __u64 packets;
   __u64 bytes;
-  __u64 new_flows;
+  __u64 new_flows;        /* connection entries written */
   __u64 no_backend_drops;
+  __u64 syns;             /* TCP SYNs to the VIP, forwarded or dropped */
+  __u64 syn_limit_drops;  /* TCP SYNs dropped by syn_rate_limit */
+};
+
+/* syn_buckets: per-CPU array indexed by VIP index; each CPU's token bucket
+ * for its VIP's syn_rate_limit, kept as time credit. A SYN costs
+ * (CPUs sharing the limit) * 1 s / syn_rate_limit of credit; credit grows
+ * with the time elapsed and holds at most max(1 s, one SYN's cost), so a
+ * CPU bursts at most its one-second share. */
+struct xlb_syn_bucket {
+  __u64 credit_ns;
+  __u64 refilled_ns; /* bpf_ktime_get_coarse_ns() of the last refill */
 };
 
 /* backend_stats: per-CPU array indexed by backend index. */

@@ -146,26 +146,30 @@ std::vector<BalancerRow> VipLookupRows() {
 INSTANTIATE_TEST_SUITE_P(VipLookup, BalancerTable,
                          ::testing::ValuesIn(VipLookupRows()), RowName);
 
-// Step 6: connection table.
+// Steps 5-7: the connection table.
 std::vector<BalancerRow> ConnTableRows() {
   const Vip udp53 = {TestNet::Vip4(), 53, kProtoUdp, RingOf(kV4BackendA)};
   return {
-      {.description = "SynWritesConnEntryWithBackendAndGeneration",
+      // Entries are written when the handshake completes, not by SYNs.
+      {.description = "SynIsForwardedByTheRingWithoutAnEntry",
        .vips = {VipTcp4(Alternating(kV4BackendA, 2))},
        .in = Tcp4(40002, 80, kTcpSyn),
        .action = XDP_TX,
        .to = kRingChoice,
        .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
-       .entry_after = kRingChoice,
-       .entry_seen_now = true,
-       .new_flows = 1},
+       .entry_after = kNoEntry,
+       .new_flows = 0,
+       .syns = 1},
       {.description = "AckWithoutEntryIsPickedByMaglevAndRecorded",
        .vips = {VipTcp4(Alternating(kV4BackendA, 2))},
        .in = Tcp4(40003, 80, kTcpAck, 20),
        .action = XDP_TX,
        .to = kRingChoice,
        .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX},
-       .entry_after = kRingChoice},
+       .entry_after = kRingChoice,
+       .entry_seen_now = true,
+       .new_flows = 1,
+       .syns = 0},
       {.description = "EstablishedFlowFollowsItsConnEntry",
        .vips = {VipTcp4(RingOf(kV4BackendA))},
        .entry = CurrentEntry(kV4BackendB),
@@ -181,10 +185,20 @@ std::vector<BalancerRow> ConnTableRows() {
        .action = XDP_TX,
        .to = kV4BackendA,
        .counts = {XLB_CNT_CONN_HIT, XLB_CNT_TX}},
-      {.description = "SynSkipsConnEntryAndReplacesIt",
+      // A reused 5-tuple: the earlier connection's entry would send this
+      // one's ACK to another backend than its SYN.
+      {.description = "SynDeletesAnEntryNamingAnotherBackend",
        .vips = {VipTcp4(RingOf(kV4BackendA))},
        .entry = CurrentEntry(kV4BackendB),
        .in = Tcp4(40005, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .entry_after = kNoEntry},
+      {.description = "SynKeepsAnEntryNamingItsRingBackend",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .entry = CurrentEntry(kV4BackendA),
+       .in = Tcp4(40015, 80, kTcpSyn),
        .action = XDP_TX,
        .to = kV4BackendA,
        .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
@@ -274,6 +288,85 @@ std::vector<BalancerRow> ConnTableRows() {
 }
 INSTANTIATE_TEST_SUITE_P(ConnTable, BalancerTable,
                          ::testing::ValuesIn(ConnTableRows()), RowName);
+
+// Step 6: the per-VIP SYN rate limit. Buckets are set with a frozen clock
+// unless a row is about refilling, so what a row admits does not depend on
+// how long it runs.
+std::vector<BalancerRow> SynRateLimitRows() {
+  constexpr uint32_t kLimit = 1000;
+  const uint64_t cost = SynCostNs(kLimit);
+  return {
+      {.description = "SynWithinTheLimitIsForwardedAndPaysOneSyn",
+       .vips = {VipTcp4Limited(RingOf(kV4BackendA), kLimit)},
+       .in = Tcp4(40100, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .syns = 1,
+       .syn_limit_drops = 0,
+       .bucket =
+           xlb_syn_bucket{.credit_ns = 3 * cost, .refilled_ns = kClockFrozen},
+       .credit_after = 2 * cost},
+      {.description = "SynAboveTheLimitIsDroppedAndCounted",
+       .vips = {VipTcp4Limited(RingOf(kV4BackendA), kLimit)},
+       .in = Tcp4(40101, 80, kTcpSyn),
+       .action = XDP_DROP,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_DROP_SYN_RATE_LIMIT},
+       .entry_after = kNoEntry,
+       .syns = 1,
+       .syn_limit_drops = 1,
+       .bucket =
+           xlb_syn_bucket{.credit_ns = cost - 1, .refilled_ns = kClockFrozen},
+       .credit_after = cost - 1},
+      // Limit 0: the bucket is neither read nor written. It has been idle
+      // since boot, so any use of it (even one costing nothing) would
+      // refill it to one second and stamp it now.
+      {.description = "SynOfAVipWithoutLimitLeavesItsBucketAlone",
+       .vips = {VipTcp4(RingOf(kV4BackendA))},
+       .in = Tcp4(40102, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .syns = 1,
+       .syn_limit_drops = 0,
+       .bucket = xlb_syn_bucket{.credit_ns = 0, .refilled_ns = 0},
+       .credit_after = 0},
+      {.description = "PacketWithoutSynIgnoresTheLimit",
+       .vips = {VipTcp4Limited(RingOf(kV4BackendA), kLimit)},
+       .in = Tcp4(40103, 80, kTcpAck),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_MISS, XLB_CNT_TX},
+       .entry_after = kV4BackendA,
+       .syns = 0,
+       .bucket = xlb_syn_bucket{.credit_ns = 0, .refilled_ns = kClockFrozen},
+       .credit_after = 0},
+      // Idle since boot: the bucket holds one second of credit, whatever
+      // the time since.
+      {.description = "IdleBucketRefillsToOneSecond",
+       .vips = {VipTcp4Limited(RingOf(kV4BackendA), kLimit)},
+       .in = Tcp4(40104, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .bucket = xlb_syn_bucket{.credit_ns = 0, .refilled_ns = 0},
+       .credit_after = 1000000000ull - cost,
+       .refilled_now = true},
+      // One SYN costs each CPU more than a second here: the bucket holds
+      // exactly one.
+      {.description = "BucketHoldsAtLeastOneSyn",
+       .vips = {VipTcp4Limited(RingOf(kV4BackendA), 2)},
+       .in = Tcp4(40105, 80, kTcpSyn),
+       .action = XDP_TX,
+       .to = kV4BackendA,
+       .counts = {XLB_CNT_CONN_SYN, XLB_CNT_TX},
+       .bucket = xlb_syn_bucket{.credit_ns = 0, .refilled_ns = 0},
+       .credit_after = 0,
+       .refilled_now = true},
+  };
+}
+INSTANTIATE_TEST_SUITE_P(SynRateLimit, BalancerTable,
+                         ::testing::ValuesIn(SynRateLimitRows()), RowName);
 
 // `row` once for each source port, its input built by `in`: the port ends
 // each copy's name.
@@ -496,25 +589,112 @@ TEST_F(BalancerPacketTest, HashWithoutSourcePortKeepsOneClientOnOneSlot) {
   }
 }
 
+TEST_F(BalancerPacketTest, HandshakeWritesTheEntryOnceAtItsAck) {
+  const auto ring = Alternating(kV4BackendA, 2);
+  AddVip(VipTcp4(ring));
+  const Input syn = Tcp4(40060, 80, kTcpSyn);
+  const Input ack = Tcp4(40060, 80, kTcpAck);
+  const Input data = Tcp4(40060, 80, kTcpAck | kTcpPsh, 100);
+  const uint32_t backend = Pick(syn.flow, ring);
+
+  ExpectTx(syn.frame, Forwarded(syn.ip, syn.flow, backend));
+  EXPECT_FALSE(GetConn(syn.flow).has_value());
+  ExpectTx(ack.frame, Forwarded(ack.ip, ack.flow, backend));
+  ExpectConnTo(ack.flow, backend);
+  ExpectTx(data.frame, Forwarded(data.ip, data.flow, backend));
+
+  EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 1u);
+  EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
+  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
+  const xlb_vip_stats vip = VipStats(kVipIndex);
+  EXPECT_EQ(vip.syns, 1u);
+  EXPECT_EQ(vip.new_flows, 1u);
+}
+
+// docs/dataplane.md: a ring change between a SYN and its ACK sends the ACK
+// where the new ring points (the backend that got the SYN never sees it).
+TEST_F(BalancerPacketTest, RingChangeBetweenSynAndAckSendsAckByTheNewRing) {
+  AddVip(VipTcp4(RingOf(kV4BackendA)));
+  const Input syn = Tcp4(40061, 80, kTcpSyn);
+  const Input ack = Tcp4(40061, 80, kTcpAck);
+  ExpectTx(syn.frame, Forwarded(syn.ip, syn.flow, kV4BackendA));
+  SetRing(kVipIndex, RingOf(kV4BackendB));
+  ExpectTx(ack.frame, Forwarded(ack.ip, ack.flow, kV4BackendB));
+  ExpectConnTo(ack.flow, kV4BackendB);
+  EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
+}
+
+// Once the ACK has written the entry, a ring change no longer moves the
+// flow.
+TEST_F(BalancerPacketTest, RingChangeAfterTheAckKeepsTheFlow) {
+  AddVip(VipTcp4(RingOf(kV4BackendA)));
+  const Input syn = Tcp4(40062, 80, kTcpSyn);
+  const Input ack = Tcp4(40062, 80, kTcpAck);
+  const Input data = Tcp4(40062, 80, kTcpAck | kTcpPsh, 10);
+  ExpectTx(syn.frame, Forwarded(syn.ip, syn.flow, kV4BackendA));
+  ExpectTx(ack.frame, Forwarded(ack.ip, ack.flow, kV4BackendA));
+  SetRing(kVipIndex, RingOf(kV4BackendB));
+  ExpectTx(data.frame, Forwarded(data.ip, data.flow, kV4BackendA));
+  EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
+}
+
+TEST_F(BalancerPacketTest, RateLimitDropsExactlyTheExcess) {
+  constexpr uint32_t kLimit = 1000;
+  AddVip(VipTcp4Limited(RingOf(kV4BackendA), kLimit));
+  // Credit for three SYNs on every CPU, and no refill while the test runs.
+  SetSynBucket(kVipIndex, {.credit_ns = 3 * SynCostNs(kLimit),
+                           .refilled_ns = kClockFrozen});
+  int forwarded = 0, dropped = 0;
+  for (uint16_t port = 40110; port < 40118; ++port) {
+    const Input syn = Tcp4(port, 80, kTcpSyn);
+    const RunResult r = Run(syn.frame);
+    if (r.action == XDP_TX) {
+      EXPECT_TRUE(SameBytes(r.frame, Forwarded(syn.ip, syn.flow, kV4BackendA)));
+      ++forwarded;
+    } else {
+      EXPECT_EQ(r.action, XDP_DROP);
+      EXPECT_TRUE(SameBytes(r.frame, syn.frame))
+          << "a dropped SYN is unchanged";
+      ++dropped;
+    }
+  }
+  EXPECT_EQ(forwarded, 3);
+  EXPECT_EQ(dropped, 5);
+  EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 8u);
+  EXPECT_EQ(Counter(XLB_CNT_TX), 3u);
+  EXPECT_EQ(Counter(XLB_CNT_DROP_SYN_RATE_LIMIT), 5u);
+  const xlb_vip_stats vip = VipStats(kVipIndex);
+  EXPECT_EQ(vip.syns, 8u);
+  EXPECT_EQ(vip.syn_limit_drops, 5u);
+  EXPECT_EQ(vip.packets, 3u);
+  EXPECT_EQ(vip.new_flows, 0u);
+}
+
 TEST_F(BalancerPacketTest, ForwardedPacketsCountPerVipAndPerBackend) {
   AddVip(VipTcp4(RingOf(kV4BackendA)));
   const Input syn = Tcp4(40070, 80, kTcpSyn);
   const Input data = Tcp4(40070, 80, kTcpAck | kTcpPsh, 100);
+  const Input more = Tcp4(40070, 80, kTcpAck | kTcpPsh, 10);
   ExpectTx(syn.frame, Forwarded(syn.ip, syn.flow, kV4BackendA));
   ExpectTx(data.frame, Forwarded(data.ip, data.flow, kV4BackendA));
+  ExpectTx(more.frame, Forwarded(more.ip, more.flow, kV4BackendA));
 
-  EXPECT_EQ(Counter(XLB_CNT_RX), 2u);
-  EXPECT_EQ(Counter(XLB_CNT_TX), 2u);
+  EXPECT_EQ(Counter(XLB_CNT_RX), 3u);
+  EXPECT_EQ(Counter(XLB_CNT_TX), 3u);
   EXPECT_EQ(Counter(XLB_CNT_CONN_SYN), 1u);
+  EXPECT_EQ(Counter(XLB_CNT_CONN_MISS), 1u);
   EXPECT_EQ(Counter(XLB_CNT_CONN_HIT), 1u);
   const xlb_vip_stats vip = VipStats(kVipIndex);
-  EXPECT_EQ(vip.packets, 2u);
-  EXPECT_EQ(vip.bytes, syn.ip.size() + data.ip.size());
+  const uint64_t bytes = syn.ip.size() + data.ip.size() + more.ip.size();
+  EXPECT_EQ(vip.packets, 3u);
+  EXPECT_EQ(vip.bytes, bytes);
   EXPECT_EQ(vip.new_flows, 1u);
+  EXPECT_EQ(vip.syns, 1u);
   EXPECT_EQ(vip.no_backend_drops, 0u);
+  EXPECT_EQ(vip.syn_limit_drops, 0u);
   const xlb_backend_stats backend = BackendStats(kV4BackendA);
-  EXPECT_EQ(backend.packets, 2u);
-  EXPECT_EQ(backend.bytes, syn.ip.size() + data.ip.size());
+  EXPECT_EQ(backend.packets, 3u);
+  EXPECT_EQ(backend.bytes, bytes);
   EXPECT_EQ(BackendStats(kV4BackendB).packets, 0u);
 }
 

@@ -22,6 +22,7 @@ void BalancerPacketTest::AddVip(const Vip& vip) {
   v.index = vip.index;
   v.flags = vip.flags;
   v.ring_size = static_cast<uint32_t>(vip.ring.size());
+  v.syn_rate_limit = vip.syn_rate_limit;
   ASSERT_NO_FATAL_FAILURE(SetVip(vip.addr, vip.port, vip.proto, v));
   if (!vip.ring.empty() && !vip.ring_missing) {
     ASSERT_NO_FATAL_FAILURE(SetRing(vip.index, vip.ring));
@@ -40,6 +41,7 @@ void BalancerPacketTest::Check(const BalancerRow& row) {
   CheckFrame(row, r.frame);
   CheckCounters(row);
   CheckEntry(row, before, after);
+  CheckBucket(row, before, after);
 }
 
 void BalancerPacketTest::SetUpMaps(const BalancerRow& row) {
@@ -54,6 +56,9 @@ void BalancerPacketTest::SetUpMaps(const BalancerRow& row) {
   for (const Vip& vip : row.vips) ASSERT_NO_FATAL_FAILURE(AddVip(vip));
   if (row.entry) {
     ASSERT_NO_FATAL_FAILURE(SetConn(row.in.flow, *row.entry));
+  }
+  if (row.bucket) {
+    ASSERT_NO_FATAL_FAILURE(SetSynBucket(kVipIndex, *row.bucket));
   }
 }
 
@@ -111,6 +116,12 @@ void BalancerPacketTest::CheckCounters(const BalancerRow& row) {
   if (row.no_backend_drops) {
     EXPECT_EQ(VipStats(kVipIndex).no_backend_drops, *row.no_backend_drops);
   }
+  if (row.syns) {
+    EXPECT_EQ(VipStats(kVipIndex).syns, *row.syns);
+  }
+  if (row.syn_limit_drops) {
+    EXPECT_EQ(VipStats(kVipIndex).syn_limit_drops, *row.syn_limit_drops);
+  }
 }
 
 void BalancerPacketTest::CheckEntry(const BalancerRow& row, uint64_t before,
@@ -127,6 +138,32 @@ void BalancerPacketTest::CheckEntry(const BalancerRow& row, uint64_t before,
     // bpf_ktime_get_coarse_ns() may lag the fine clock by a tick.
     EXPECT_GE(conn->last_seen_ns + 1000000000ull, before);
     EXPECT_LE(conn->last_seen_ns, after);
+  }
+}
+
+void BalancerPacketTest::CheckBucket(const BalancerRow& row, uint64_t before,
+                                     uint64_t after) {
+  if (!row.bucket) return;
+  // The run changed at most the bucket of the CPU it ran on.
+  xlb_syn_bucket ran = *row.bucket;
+  int changed = 0;
+  for (const xlb_syn_bucket& b : SynBuckets(kVipIndex)) {
+    if (b.credit_ns == row.bucket->credit_ns &&
+        b.refilled_ns == row.bucket->refilled_ns) {
+      continue;
+    }
+    ran = b;
+    ++changed;
+  }
+  EXPECT_LE(changed, 1) << "buckets of several CPUs changed";
+  if (row.credit_after) {
+    EXPECT_EQ(ran.credit_ns, *row.credit_after);
+  }
+  if (row.refilled_now) {
+    EXPECT_GE(ran.refilled_ns + 1000000000ull, before);
+    EXPECT_LE(ran.refilled_ns, after);
+  } else {
+    EXPECT_EQ(ran.refilled_ns, row.bucket->refilled_ns);
   }
 }
 

@@ -100,6 +100,7 @@ struct Vip {
   uint32_t index = kVipIndex;
   // The entry gives ring.size() as its ring size, but no ring is installed.
   bool ring_missing = false;
+  uint32_t syn_rate_limit = 0;
 };
 // The usual VIPs: TCP port 80 on the IPv4 VIP, 443 on the IPv6 one.
 inline Vip VipTcp4(std::vector<uint32_t> ring, uint32_t flags = 0) {
@@ -108,6 +109,21 @@ inline Vip VipTcp4(std::vector<uint32_t> ring, uint32_t flags = 0) {
 inline Vip VipTcp6(std::vector<uint32_t> ring, uint32_t flags = 0) {
   return {TestNet::Vip6(), 443, kProtoTcp, std::move(ring), flags};
 }
+// The IPv4 TCP VIP admitting `limit` SYNs per second.
+inline Vip VipTcp4Limited(std::vector<uint32_t> ring, uint32_t limit) {
+  Vip vip = VipTcp4(std::move(ring));
+  vip.syn_rate_limit = limit;
+  return vip;
+}
+
+// SYN rate limits: what one SYN costs each CPU's bucket (BalancerTest loads
+// the program with kSynLimitCpus CPUs sharing a limit), and a refill time
+// that no clock reading passes, so a bucket set with it gains no credit
+// while a test runs.
+inline constexpr uint64_t SynCostNs(uint32_t limit) {
+  return uint64_t{kSynLimitCpus} * 1000000000ull / limit;
+}
+inline constexpr uint64_t kClockFrozen = ~0ull;
 // An echo entry (port 0, ICMP or ICMPv6, no ring).
 inline Vip EchoVip(const IpAddr& addr, uint32_t flags = XLB_VIP_F_ECHO) {
   return {.addr = addr,
@@ -238,6 +254,13 @@ struct BalancerRow {
   // kVipIndex's statistics.
   std::optional<uint64_t> new_flows;
   std::optional<uint64_t> no_backend_drops;
+  std::optional<uint64_t> syns;
+  std::optional<uint64_t> syn_limit_drops;
+  // kVipIndex's SYN bucket: set on every CPU before the run; afterwards the
+  // credit of the CPU that ran the packet, and whether it was refilled now.
+  std::optional<xlb_syn_bucket> bucket;
+  std::optional<uint64_t> credit_after;
+  bool refilled_now = false;
 };
 
 // Test names come from the description; a failure prints only that.
@@ -306,6 +329,7 @@ class BalancerPacketTest : public BalancerTest {
   void CheckFrame(const BalancerRow& row, const Bytes& out);
   void CheckCounters(const BalancerRow& row);
   void CheckEntry(const BalancerRow& row, uint64_t before, uint64_t after);
+  void CheckBucket(const BalancerRow& row, uint64_t before, uint64_t after);
   static bool Forwards(const BalancerRow& row) {
     return row.action == XDP_TX && !row.answer;
   }

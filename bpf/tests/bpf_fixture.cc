@@ -226,6 +226,7 @@ void BalancerTest::SetUp() {
   bpf_map* conns = bpf_object__find_map_by_name(obj_, "conns");
   ASSERT_NE(conns, nullptr) << "no conns map";
   ASSERT_EQ(bpf_map__set_max_entries(conns, kTestConnCapacity), 0);
+  skel->rodata->syn_limit_cpus = kSynLimitCpus;
   const int err = xlb_balancer__load(skel);
   ASSERT_EQ(err, 0) << "xlb_balancer__load: " << Errno(err);
   ASSERT_NO_FATAL_FAILURE(FindProgram("xlb_balancer"));
@@ -294,6 +295,24 @@ std::optional<xlb_conn> BalancerTest::GetConn(const xlb_flow& flow) {
   xlb_conn conn;
   if (!LookupElem("conns", &flow, &conn)) return std::nullopt;
   return conn;
+}
+
+void BalancerTest::SetSynBucket(uint32_t vip_index,
+                                const xlb_syn_bucket& bucket) {
+  const int ncpus = libbpf_num_possible_cpus();
+  ASSERT_GT(ncpus, 0) << "libbpf_num_possible_cpus: " << Errno(ncpus);
+  std::vector<xlb_syn_bucket> all(ncpus, bucket);
+  UpdateElem("syn_buckets", &vip_index, all.data());
+}
+
+std::vector<xlb_syn_bucket> BalancerTest::SynBuckets(uint32_t vip_index) {
+  const int ncpus = libbpf_num_possible_cpus();
+  std::vector<xlb_syn_bucket> all(std::max(ncpus, 1));
+  if (!LookupElem("syn_buckets", &vip_index, all.data())) {
+    ADD_FAILURE() << "lookup of syn_buckets[" << vip_index
+                  << "]: " << Errno(errno);
+  }
+  return all;
 }
 
 uint64_t BalancerTest::Counter(xlb_counter counter) {

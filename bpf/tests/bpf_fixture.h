@@ -82,6 +82,10 @@ struct TestNet {
   static xlb_config DefaultConfig();
 };
 
+// The CPUs BalancerTest loads the balancer with as sharing a VIP's SYN rate
+// limit (the loader sets the CPUs online).
+inline constexpr uint32_t kSynLimitCpus = 4;
+
 // Step 9 as `config` asks for it: `inner` (a whole IP packet) encapsulated
 // to `backend`, the outer source drawn from the config's prefix with `hash`.
 Bytes EncapsulatedFrame(const xlb_config& config, const Bytes& inner,
@@ -101,6 +105,11 @@ class BalancerTest : public BpfProgramTest {
   void SetRing(uint32_t vip_index, const std::vector<uint32_t>& ring);
   void SetConn(const xlb_flow& flow, const xlb_conn& conn);
   std::optional<xlb_conn> GetConn(const xlb_flow& flow);
+
+  // Sets every CPU's bucket of `vip_index` to `bucket`.
+  void SetSynBucket(uint32_t vip_index, const xlb_syn_bucket& bucket);
+  // Every CPU's bucket of `vip_index`.
+  std::vector<xlb_syn_bucket> SynBuckets(uint32_t vip_index);
 
   uint64_t Counter(xlb_counter counter);
   xlb_vip_stats VipStats(uint32_t vip_index);

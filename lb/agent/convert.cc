@@ -264,6 +264,7 @@ absl::StatusOr<VipSettings> VipSettingsFromProto(
   if (settings.ring_size() != 0) out.ring_size = settings.ring_size();
   out.maglev_seed = settings.maglev_seed();
   out.echo_reply = settings.echo_reply();
+  out.syn_rate_limit = settings.syn_rate_limit();
   out.min_healthy_fraction = settings.min_healthy_fraction();
   if (settings.has_health_check()) {
     absl::StatusOr<HealthCheckSpec> hc = HealthCheckFromProto(
@@ -406,6 +407,7 @@ v1::VipSettings VipSettingsToProto(const VipSettings& settings) {
   out.set_ring_size(settings.ring_size);
   out.set_maglev_seed(settings.maglev_seed);
   out.set_echo_reply(settings.echo_reply);
+  out.set_syn_rate_limit(settings.syn_rate_limit);
   out.set_min_healthy_fraction(settings.min_healthy_fraction);
   if (settings.health_check.has_value()) {
     *out.mutable_health_check() = HealthCheckToProto(*settings.health_check);

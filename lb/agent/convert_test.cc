@@ -73,6 +73,27 @@ TEST(ConvertTest, DurationToProtoIsExactOverTheWholeProtoRange) {
   }
 }
 
+TEST(ConvertTest, SynRateLimitRoundTripsAndDefaultsToOff) {
+  v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
+  EXPECT_EQ(
+      VipFromProto(vip, DataplaneLimits(), "vip")->settings.syn_rate_limit, 0u);
+  vip.mutable_settings()->set_syn_rate_limit(20000);
+  const VipConfig model = *VipFromProto(vip, DataplaneLimits(), "vip");
+  EXPECT_EQ(model.settings.syn_rate_limit, 20000u);
+  EXPECT_EQ(VipToProto(model).settings().syn_rate_limit(), 20000u);
+}
+
+TEST(ConvertTest, SynRateLimitOfAUdpVipIsRefusedNamingTheField) {
+  v1::Vip vip = Vip(Key("192.0.2.1", 53, v1::PROTOCOL_UDP), {"198.51.100.1"});
+  vip.mutable_settings()->set_syn_rate_limit(10);
+  absl::StatusOr<VipConfig> config =
+      VipFromProto(vip, DataplaneLimits(), "vip");
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            "vip.settings.syn_rate_limit: 10: only a TCP VIP receives SYNs, "
+            "this one is UDP");
+}
+
 TEST(ConvertTest, ExplicitZeroWeightIsKept) {
   v1::Vip vip = Vip(Key("192.0.2.1", 80), {"198.51.100.1"});
   vip.mutable_backends(0)->set_weight(0);

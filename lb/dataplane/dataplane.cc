@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -33,7 +34,8 @@ static_assert(sizeof(xlb_backend) == 24);
 static_assert(sizeof(xlb_flow) == 40);
 static_assert(sizeof(xlb_conn) == 24);
 static_assert(sizeof(xlb_config) == 64);
-static_assert(sizeof(xlb_vip_stats) == 32);
+static_assert(sizeof(xlb_vip_stats) == 48);
+static_assert(sizeof(xlb_syn_bucket) == 16);
 static_assert(sizeof(xlb_backend_stats) == 16);
 static_assert(sizeof(xlb_local_addr) == 20);
 
@@ -125,6 +127,7 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
       {bal->maps.vips, l.max_vips},
       {bal->maps.rings, l.max_vips},
       {bal->maps.vip_stats, l.max_vips},
+      {bal->maps.syn_buckets, l.max_vips},
       {bal->maps.backends, l.max_backends},
       {bal->maps.backend_stats, l.max_backends},
       {bal->maps.conns, l.max_conns},
@@ -133,10 +136,10 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
     if (int ret = bpf_map__set_max_entries(map, size))
       return BpfError(ret, absl::StrCat("size map ", bpf_map__name(map)));
   }
-  bpf_map* pinned[] = {bal->maps.vips,      bal->maps.rings,
-                       bal->maps.backends,  bal->maps.conns,
-                       bal->maps.config,    bal->maps.stats,
-                       bal->maps.vip_stats, bal->maps.backend_stats};
+  bpf_map* pinned[] = {
+      bal->maps.vips,      bal->maps.rings,         bal->maps.backends,
+      bal->maps.conns,     bal->maps.config,        bal->maps.stats,
+      bal->maps.vip_stats, bal->maps.backend_stats, bal->maps.syn_buckets};
   if (!options.pin_dir.empty()) {
     for (bpf_map* map : pinned) {
       std::string path = dp->PinPath(bpf_map__name(map));
@@ -144,6 +147,10 @@ absl::StatusOr<std::unique_ptr<Dataplane>> Dataplane::Load(
         return BpfError(ret, absl::StrCat("pin path ", path));
     }
   }
+  // Each CPU admits its share of a VIP's SYN rate limit; receive queues
+  // are spread over the CPUs online.
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  bal->rodata->syn_limit_cpus = cpus > 0 ? static_cast<uint32_t>(cpus) : 1;
   if (int ret = xlb_balancer__load(bal))
     return BpfError(
         ret, absl::StrCat("load balancer program (a pinned map whose "
@@ -193,6 +200,9 @@ int Dataplane::healthcheck_prog_fd() const {
   return bpf_program__fd(healthcheck_->progs.xlb_healthcheck);
 }
 int Dataplane::conns_fd() const { return bpf_map__fd(balancer_->maps.conns); }
+int Dataplane::syn_buckets_fd() const {
+  return bpf_map__fd(balancer_->maps.syn_buckets);
+}
 uint32_t Dataplane::balancer_prog_id() const {
   return ProgId(balancer_prog_fd());
 }
@@ -541,11 +551,11 @@ absl::StatusOr<std::vector<uint32_t>> Dataplane::GetRing(uint32_t vip_index) {
 
 absl::StatusOr<std::vector<MapMemory>> Dataplane::ReadMapMemory() {
   std::vector<MapMemory> out;
-  bpf_map* maps[] = {balancer_->maps.vips,       balancer_->maps.rings,
-                     balancer_->maps.backends,   balancer_->maps.conns,
-                     balancer_->maps.config,     balancer_->maps.stats,
-                     balancer_->maps.vip_stats,  balancer_->maps.backend_stats,
-                     healthcheck_->maps.hc_stats};
+  bpf_map* maps[] = {balancer_->maps.vips,        balancer_->maps.rings,
+                     balancer_->maps.backends,    balancer_->maps.conns,
+                     balancer_->maps.config,      balancer_->maps.stats,
+                     balancer_->maps.vip_stats,   balancer_->maps.backend_stats,
+                     balancer_->maps.syn_buckets, healthcheck_->maps.hc_stats};
   for (bpf_map* map : maps) {
     MapMemory m{.name = bpf_map__name(map),
                 .max_entries = bpf_map__max_entries(map)};

@@ -80,6 +80,7 @@ class Dataplane : public DataplaneMaps {
   int balancer_prog_fd() const;
   int healthcheck_prog_fd() const;
   int conns_fd() const;
+  int syn_buckets_fd() const;
   uint32_t balancer_prog_id() const;
   uint32_t healthcheck_prog_id() const;
 

@@ -67,6 +67,9 @@ inline constexpr uint32_t kMaxBackendWeight = 65535;
 // The weights of one VIP's backends sum to at most this (Maglev apportions
 // the ring over the sum in 32 bits; reachable only past 65,537 backends).
 inline constexpr uint64_t kMaxVipWeightSum = 0xffffffff;
+// SYNs per second a VIP's syn_rate_limit may admit (more than any one host
+// receives).
+inline constexpr uint32_t kMaxSynRateLimit = 100000000;
 inline constexpr uint32_t kMaxHealthThreshold = 100;  // rise and fall
 inline constexpr absl::Duration kMinHealthInterval = absl::Milliseconds(100);
 inline constexpr absl::Duration kMaxHealthInterval = absl::Hours(1);
@@ -119,6 +122,9 @@ struct VipSettings {
   uint32_t ring_size = XLB_DEFAULT_RING_SIZE;  // IsSupportedRingSize
   uint32_t maglev_seed = 0;
   bool echo_reply = false;  // answer ICMP echo to the VIP address from XDP
+  // TCP SYNs per second the data plane admits for the VIP, at most
+  // kMaxSynRateLimit; 0: no limit. TCP VIPs only.
+  uint32_t syn_rate_limit = 0;
   // When fewer than this fraction of the VIP's weighted, undrained backends
   // are healthy, new flows go to all of them, down ones included ("fail
   // open", Envoy's panic threshold). The default 0.0 never fails open: a

@@ -46,6 +46,7 @@ MapsView Balancer::ViewOf(const State& state, const Scope* scope) {
                        : 0u) |
                   (settings.echo_reply ? XLB_VIP_F_ECHO : 0u);
     value.ring_size = settings.ring_size;
+    value.syn_rate_limit = settings.syn_rate_limit;
     view.vips[AbiVipKey(key)] = value;
     view.vip_indexes.insert(vip.index);
     if (vip.ring != nullptr) {

@@ -452,6 +452,17 @@ TEST_F(BalancerTest, EchoReplyWritesOneIcmpEntryPerAddress) {
   EXPECT_FALSE(maps_.contents().vips.contains(echo));
 }
 
+TEST_F(BalancerTest, SynRateLimitIsWrittenToTheVipEntryAndChangesInPlace) {
+  MustApply({CreateVipOp{Vip(web_, {Backend("198.51.100.1")},
+                             VipSettings{.syn_rate_limit = 5000})}});
+  const uint32_t index = VipIndex(web_);
+  EXPECT_EQ(maps_.contents().vips.at(AbiKey(web_)).syn_rate_limit, 5000u);
+  MustApply({UpdateVipOp{web_, VipSettings{.syn_rate_limit = 0}}});
+  const xlb_vip_value& value = maps_.contents().vips.at(AbiKey(web_));
+  EXPECT_EQ(value.syn_rate_limit, 0u);
+  EXPECT_EQ(value.index, index) << "a limit change keeps the VIP's index";
+}
+
 TEST_F(BalancerTest, HashWithoutSourcePortSetsVipFlag) {
   MustApply(
       {CreateVipOp{Vip(web_, {Backend("198.51.100.1")},

@@ -414,6 +414,17 @@ absl::Status ValidateVipSettings(const VipSettings& settings, const VipKey& vip,
         Field(path, "ring_size"), ": ", settings.ring_size,
         " exceeds the data plane's max_ring_size ", limits.max_ring_size));
   }
+  if (settings.syn_rate_limit > kMaxSynRateLimit) {
+    return Invalid(path, "syn_rate_limit",
+                   absl::StrCat(settings.syn_rate_limit, " exceeds ",
+                                kMaxSynRateLimit, " SYNs per second"));
+  }
+  if (settings.syn_rate_limit != 0 && vip.protocol != Protocol::kTcp) {
+    return Invalid(path, "syn_rate_limit",
+                   absl::StrCat(settings.syn_rate_limit,
+                                ": only a TCP VIP "
+                                "receives SYNs, this one is UDP"));
+  }
   if (!(settings.min_healthy_fraction >= 0.0 &&
         settings.min_healthy_fraction <= 1.0)) {
     return Invalid(

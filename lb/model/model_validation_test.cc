@@ -76,6 +76,25 @@ TEST(ValidationTest, RefusesUnsupportedRingSizeAndBadFraction) {
   EXPECT_FALSE(Problem(vip).empty());
 }
 
+TEST(ValidationTest, SynRateLimitIsBoundedAndForTcpOnly) {
+  VipConfig vip = WebVip();
+  vip.settings.syn_rate_limit = kMaxSynRateLimit;
+  EXPECT_EQ(Problem(vip), "");
+  vip.settings.syn_rate_limit = kMaxSynRateLimit + 1;
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.syn_rate_limit: 100000001 exceeds 100000000 "
+            "SYNs per second");
+
+  vip = WebVip();
+  vip.key.protocol = Protocol::kUdp;
+  vip.settings.syn_rate_limit = 500;
+  EXPECT_EQ(Problem(vip),
+            "vips[0].settings.syn_rate_limit: 500: only a TCP VIP receives "
+            "SYNs, this one is UDP");
+  vip.settings.syn_rate_limit = 0;
+  EXPECT_EQ(Problem(vip), "");
+}
+
 TEST(ValidationTest, RefusesInconsistentHealthCheckTimes) {
   VipConfig vip = WebVip();
   vip.settings.health_check = HealthCheckSpec{.interval = absl::Seconds(1),

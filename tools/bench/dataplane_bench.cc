@@ -2,7 +2,7 @@
 // with BPF_PROG_TEST_RUN, next to the cheapest forwarding program
 // (xlb_tx_baseline: swap MACs, XDP_TX) measured in the same run.
 //
-//   dataplane_bench [--samples N] [--cpu C] [--variant NAME]
+//   dataplane_bench [--samples N] [--loads L] [--cpu C] [--variant NAME]
 //                   [--scenario NAME]                          (root)
 //
 // Method (docs/benchmarks.md):
@@ -11,6 +11,10 @@
 //     encapsulated output), and its opts.duration (ns, measured by the
 //     kernel around the program) is one sample;
 //   - balancer and baseline runs alternate (ABBA), so drift hits both;
+//   - each variant is loaded L times afresh (default 3), each load taking
+//     an equal share of the samples: where the kernel places one load's
+//     maps and code moves its cost by ±10-20 ns, and pooling loads
+//     averages that out;
 //   - every scenario checks that each balancer run returned the expected
 //     action and advanced the expected counter once, so a mis-set-up
 //     scenario cannot pass as a fast one.
@@ -28,6 +32,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +73,13 @@ IpAddr Vip4() { return IpAddr::V4("203.0.113.1"); }
 IpAddr Vip4To6() { return IpAddr::V4("203.0.113.2"); }  // IPv6 backends
 IpAddr Vip6() { return IpAddr::V6("2001:db8:f::1"); }
 IpAddr NotVip4() { return IpAddr::V4("203.0.113.99"); }
+// TCP ports 81 and 82 of Vip4 carry SYN rate limits: one high enough that
+// no SYN of the benchmark is dropped for it (the path pays for the bucket,
+// not for a drop), and one whose buckets are kept empty (every SYN dropped).
+constexpr uint16_t kLimitedPort = 81;
+constexpr uint32_t kGenerousSynLimit = 100000000;
+constexpr uint16_t kExhaustedPort = 82;
+constexpr uint32_t kExhaustedVipIndex = 5;
 
 // Backends 1..10 are IPv4 (192.0.2.101..), 11..20 IPv6 (2001:db8:b::1..).
 uint32_t V4Backend(uint32_t i) { return 1 + i; }
@@ -105,7 +117,8 @@ struct Net {
 };
 
 absl::Status AddVip(Net& net, const IpAddr& addr, uint16_t port, uint8_t proto,
-                    uint32_t index, const std::vector<uint32_t>& ring) {
+                    uint32_t index, const std::vector<uint32_t>& ring,
+                    uint32_t syn_rate_limit = 0) {
   xlb_vip_key key{};
   addr.ToAbi(key.addr);
   key.port = htons(port);
@@ -114,7 +127,7 @@ absl::Status AddVip(Net& net, const IpAddr& addr, uint16_t port, uint8_t proto,
   xlb_vip_value value{.index = index,
                       .flags = 0,
                       .ring_size = static_cast<uint32_t>(ring.size()),
-                      .pad = 0};
+                      .syn_rate_limit = syn_rate_limit};
   if (auto s = net.dp->SetRing(index, ring); !s.ok()) return s;
   return net.dp->SetVip(key, value);
 }
@@ -171,13 +184,18 @@ absl::StatusOr<Net> SetUp(int num_vips) {
     uint16_t port;
     uint8_t proto;
     const std::vector<uint32_t>* ring;
-  } vips[] = {{Vip4(), 80, testing::kProtoTcp, &net.ring4},
-              {Vip4(), 53, testing::kProtoUdp, &net.ring4},
-              {Vip6(), 443, testing::kProtoTcp, &net.ring6},
-              {Vip4To6(), 80, testing::kProtoTcp, &net.ring6}};
+    uint32_t syn_rate_limit;
+  } vips[] = {
+      {Vip4(), 80, testing::kProtoTcp, &net.ring4, 0},
+      {Vip4(), 53, testing::kProtoUdp, &net.ring4, 0},
+      {Vip6(), 443, testing::kProtoTcp, &net.ring6, 0},
+      {Vip4To6(), 80, testing::kProtoTcp, &net.ring6, 0},
+      {Vip4(), kLimitedPort, testing::kProtoTcp, &net.ring4, kGenerousSynLimit},
+      {Vip4(), kExhaustedPort, testing::kProtoTcp, &net.ring4, 1}};
   uint32_t index = 0;
   for (const auto& v : vips) {
-    if (auto s = AddVip(net, v.addr, v.port, v.proto, index++, *v.ring);
+    if (auto s = AddVip(net, v.addr, v.port, v.proto, index++, *v.ring,
+                        v.syn_rate_limit);
         !s.ok())
       return s;
   }
@@ -194,13 +212,16 @@ absl::StatusOr<Net> SetUp(int num_vips) {
   return net;
 }
 
-// Writes the connection entry Maglev gives `flow`, as the balancer would.
-absl::Status AddConn(Net& net, const xlb_flow& flow,
+// Writes the connection entry Maglev gives `flow` of VIP `vip_index`, as
+// the flow's first packet without SYN would.
+absl::Status AddConn(Net& net, const xlb_flow& flow, uint32_t vip_index,
                      const std::vector<uint32_t>& ring) {
-  uint32_t slot =
-      testing::RingSlot(testing::FlowHash(flow, kHashSeed, true), kRingSize);
+  const uint32_t hash = testing::FlowHash(flow, kHashSeed, true);
+  const uint32_t slot = testing::RingSlot(hash, kRingSize);
   xlb_conn conn{.backend = ring[slot],
                 .generation = Generation(ring[slot]),
+                .vip_index = vip_index,
+                .hash = hash,
                 .last_seen_ns = CoarseNowNs()};
   if (bpf_map_update_elem(net.dp->conns_fd(), &flow, &conn, BPF_ANY) != 0)
     return absl::InternalError(absl::StrCat("conn entry: ", strerror(errno)));
@@ -244,10 +265,13 @@ absl::Status FillConns(Net& net, uint32_t count, uint32_t salt) {
 
 struct Scenario {
   std::string name;
-  std::vector<Bytes> frames;  // used in turn: one, or one per run
+  std::vector<Bytes> frames;  // used in turn
   int action;
   xlb_counter counter;                    // advanced once by every run
   std::function<absl::Status()> prepare;  // right before measuring
+  // Nonzero: instead of `frames`, every run sends a TCP ACK of a flow of
+  // its own, from 198.51.100.<new_flows_from + i / 60000>.
+  int new_flows_from = 0;
 };
 
 Bytes TcpFrame(const IpAddr& src, const IpAddr& dst, uint16_t sport,
@@ -262,11 +286,25 @@ Bytes TcpFrame(const IpAddr& src, const IpAddr& dst, uint16_t sport,
                                 testing::TcpPacket(src, dst, t));
 }
 
+// The buckets of every CPU for `vip_index` empty and never refilled (their
+// last refill in the future): every SYN of that VIP is dropped.
+absl::Status ExhaustSynBuckets(Net& net, uint32_t vip_index, int num_cpus) {
+  std::vector<xlb_syn_bucket> buckets(
+      num_cpus, xlb_syn_bucket{.credit_ns = 0, .refilled_ns = ~0ull});
+  if (bpf_map_update_elem(net.dp->syn_buckets_fd(), &vip_index, buckets.data(),
+                          BPF_ANY) != 0)
+    return absl::InternalError(absl::StrCat("syn bucket: ", strerror(errno)));
+  return absl::OkStatus();
+}
+
 std::vector<Scenario> Scenarios(Net& net, int num_cpus) {
   using namespace testing;
   const uint8_t kAck = kTcpAck | kTcpPsh;
-  auto conn = [&net](xlb_flow flow, const std::vector<uint32_t>* ring) {
-    return [&net, flow, ring] { return AddConn(net, flow, *ring); };
+  auto conn = [&net](xlb_flow flow, uint32_t vip_index,
+                     const std::vector<uint32_t>* ring) {
+    return [&net, flow, vip_index, ring] {
+      return AddConn(net, flow, vip_index, *ring);
+    };
   };
   std::vector<Scenario> s;
   s.push_back({"ipv4_syn",
@@ -274,12 +312,24 @@ std::vector<Scenario> Scenarios(Net& net, int num_cpus) {
                XDP_TX,
                XLB_CNT_CONN_SYN,
                nullptr});
+  s.push_back({"ipv4_syn_rate_limited",
+               {TcpFrame(Client4(), Vip4(), 40000, kLimitedPort, kTcpSyn)},
+               XDP_TX,
+               XLB_CNT_CONN_SYN,
+               nullptr});
+  s.push_back({"ipv4_syn_over_limit",
+               {TcpFrame(Client4(), Vip4(), 40000, kExhaustedPort, kTcpSyn)},
+               XDP_DROP,
+               XLB_CNT_DROP_SYN_RATE_LIMIT,
+               [&net, num_cpus] {
+                 return ExhaustSynBuckets(net, kExhaustedVipIndex, num_cpus);
+               }});
   s.push_back(
       {"ipv4_established",
        {TcpFrame(Client4(), Vip4(), 40001, 80, kAck)},
        XDP_TX,
        XLB_CNT_CONN_HIT,
-       conn(MakeFlow(Client4(), Vip4(), 40001, 80, kProtoTcp), &net.ring4)});
+       conn(MakeFlow(Client4(), Vip4(), 40001, 80, kProtoTcp), 0, &net.ring4)});
   s.push_back(
       {"udp_established",
        {EthernetFrame(
@@ -287,19 +337,19 @@ std::vector<Scenario> Scenarios(Net& net, int num_cpus) {
            UdpPacket(Client4(), Vip4(), 40002, 53, Bytes(32, 0x5a)))},
        XDP_TX,
        XLB_CNT_CONN_HIT,
-       conn(MakeFlow(Client4(), Vip4(), 40002, 53, kProtoUdp), &net.ring4)});
-  s.push_back(
-      {"ipv6_established",
-       {TcpFrame(Client6(), Vip6(), 40003, 443, kAck)},
-       XDP_TX,
-       XLB_CNT_CONN_HIT,
-       conn(MakeFlow(Client6(), Vip6(), 40003, 443, kProtoTcp), &net.ring6)});
-  s.push_back(
-      {"ipv4_in_ipv6_established",
-       {TcpFrame(Client4(), Vip4To6(), 40004, 80, kAck)},
-       XDP_TX,
-       XLB_CNT_CONN_HIT,
-       conn(MakeFlow(Client4(), Vip4To6(), 40004, 80, kProtoTcp), &net.ring6)});
+       conn(MakeFlow(Client4(), Vip4(), 40002, 53, kProtoUdp), 1, &net.ring4)});
+  s.push_back({"ipv6_established",
+               {TcpFrame(Client6(), Vip6(), 40003, 443, kAck)},
+               XDP_TX,
+               XLB_CNT_CONN_HIT,
+               conn(MakeFlow(Client6(), Vip6(), 40003, 443, kProtoTcp), 2,
+                    &net.ring6)});
+  s.push_back({"ipv4_in_ipv6_established",
+               {TcpFrame(Client4(), Vip4To6(), 40004, 80, kAck)},
+               XDP_TX,
+               XLB_CNT_CONN_HIT,
+               conn(MakeFlow(Client4(), Vip4To6(), 40004, 80, kProtoTcp), 3,
+                    &net.ring6)});
   s.push_back({"non_vip_pass",
                {TcpFrame(Client4(), NotVip4(), 40005, 80, kAck)},
                XDP_PASS,
@@ -311,30 +361,41 @@ std::vector<Scenario> Scenarios(Net& net, int num_cpus) {
        {TcpFrame(Client4(), Vip4(), 40006, 80, kAck, 1460)},
        XDP_TX,
        XLB_CNT_ICMP_FRAG_NEEDED,
-       conn(MakeFlow(Client4(), Vip4(), 40006, 80, kProtoTcp), &net.ring4)});
-  s.push_back(
-      {"ipv6_packet_too_big",
-       {TcpFrame(Client6(), Vip6(), 40007, 443, kAck, 1440)},
-       XDP_TX,
-       XLB_CNT_ICMP6_TOO_BIG,
-       conn(MakeFlow(Client6(), Vip6(), 40007, 443, kProtoTcp), &net.ring6)});
-  // Non-SYN TCP with no entry while this CPU's share of the LRU table is
-  // full: every run inserts a new flow and the LRU evicts. Frames are
-  // generated per run (one new flow each) by the caller.
-  s.push_back(
-      {"conn_miss_table_full", {}, XDP_TX, XLB_CNT_CONN_MISS, [&net, num_cpus] {
-         // With BPF_F_NO_COMMON_LRU each CPU owns max/num_cpus
-         // entries; fill ours (the thread is pinned) past that.
-         return FillConns(net, kMaxConns / num_cpus + 4096, 0xf111);
-       }});
+       conn(MakeFlow(Client4(), Vip4(), 40006, 80, kProtoTcp), 0, &net.ring4)});
+  s.push_back({"ipv6_packet_too_big",
+               {TcpFrame(Client6(), Vip6(), 40007, 443, kAck, 1440)},
+               XDP_TX,
+               XLB_CNT_ICMP6_TOO_BIG,
+               conn(MakeFlow(Client6(), Vip6(), 40007, 443, kProtoTcp), 2,
+                    &net.ring6)});
+  // The ACK completing a handshake: no entry, so Maglev picks the backend
+  // and the entry is written (into a table with room).
+  s.push_back({.name = "ipv4_handshake_ack",
+               .action = XDP_TX,
+               .counter = XLB_CNT_CONN_MISS,
+               .new_flows_from = 200});
+  // The same while this CPU's share of the LRU table is full: every run
+  // evicts.
+  s.push_back({.name = "conn_miss_table_full",
+               .action = XDP_TX,
+               .counter = XLB_CNT_CONN_MISS,
+               .prepare =
+                   [&net, num_cpus] {
+                     // With BPF_F_NO_COMMON_LRU each CPU owns max/num_cpus
+                     // entries; fill ours (the thread is pinned) past that.
+                     return FillConns(net, kMaxConns / num_cpus + 4096, 0xf111);
+                   },
+               .new_flows_from = 100});
   return s;
 }
 
-std::vector<Bytes> MissFrames(size_t n) {
+// A TCP ACK of a flow of its own for each of `n` runs.
+std::vector<Bytes> NewFlowFrames(size_t n, int first_octet) {
   std::vector<Bytes> frames;
   frames.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    IpAddr src = IpAddr::V4(absl::StrCat("198.51.100.", 100 + i / 60000));
+    IpAddr src =
+        IpAddr::V4(absl::StrCat("198.51.100.", first_octet + i / 60000));
     frames.push_back(TcpFrame(src, Vip4(),
                               static_cast<uint16_t>(1024 + i % 60000), 80,
                               testing::kTcpAck));
@@ -368,27 +429,27 @@ Percentiles Summarize(std::vector<uint32_t> v) {
           static_cast<double>(v[v.size() * 9 / 10])};
 }
 
-struct Result {
-  std::string variant, scenario;
-  size_t samples = 0;
-  Percentiles balancer, baseline;
-  std::string check = "ok";
+// One scenario's samples, pooled over the loads of its variant.
+struct Samples {
+  std::vector<uint32_t> balancer, baseline;
+  size_t runs = 0, failed = 0, wrong_action = 0, counted = 0;
 };
 
-absl::StatusOr<Result> Measure(Net& net, int baseline_fd, Scenario& sc,
-                               size_t samples, size_t warmup) {
+// Runs `warmup` + `samples` pairs of `sc`, adding the measured ones to
+// `out`.
+absl::Status Measure(Net& net, int baseline_fd, Scenario& sc, size_t samples,
+                     size_t warmup, Samples& out) {
   if (sc.prepare)
     if (auto s = sc.prepare(); !s.ok()) return s;
+  const std::vector<Bytes> frames =
+      sc.new_flows_from ? NewFlowFrames(warmup + samples, sc.new_flows_from)
+                        : sc.frames;
   auto before = net.dp->ReadCounters();
   if (!before.ok()) return before.status();
   const int bal_fd = net.dp->balancer_prog_fd();
-  std::vector<uint32_t> bal, base;
-  bal.reserve(samples);
-  base.reserve(samples);
-  size_t wrong_action = 0, failed = 0;
   const size_t total = warmup + samples;
   for (size_t i = 0; i < total; ++i) {
-    const Bytes& frame = sc.frames[i % sc.frames.size()];
+    const Bytes& frame = frames[i % frames.size()];
     Run b, x;
     if (i % 2 == 0) {  // ABBA: alternate which program goes first
       x = RunOnce(bal_fd, frame);
@@ -397,27 +458,39 @@ absl::StatusOr<Result> Measure(Net& net, int baseline_fd, Scenario& sc,
       b = RunOnce(baseline_fd, frame);
       x = RunOnce(bal_fd, frame);
     }
-    if (x.action < 0 || b.action < 0) ++failed;
-    if (x.action != sc.action) ++wrong_action;
+    if (x.action < 0 || b.action < 0) ++out.failed;
+    if (x.action != sc.action) ++out.wrong_action;
     if (i >= warmup) {
-      bal.push_back(x.ns);
-      base.push_back(b.ns);
+      out.balancer.push_back(x.ns);
+      out.baseline.push_back(b.ns);
     }
   }
   auto after = net.dp->ReadCounters();
   if (!after.ok()) return after.status();
-  Result r;
-  r.scenario = sc.name;
-  r.samples = samples;
-  r.balancer = Summarize(bal);
-  r.baseline = Summarize(base);
-  uint64_t advanced = (*after)[sc.counter] - (*before)[sc.counter];
-  if (failed)
-    r.check = absl::StrCat(failed, " runs failed");
-  else if (wrong_action)
-    r.check = absl::StrCat(wrong_action, " runs returned another action");
-  else if (advanced != total)
-    r.check = absl::StrCat("counter advanced ", advanced, " times in ", total,
+  out.runs += total;
+  out.counted += (*after)[sc.counter] - (*before)[sc.counter];
+  return absl::OkStatus();
+}
+
+struct Result {
+  std::string variant, scenario;
+  size_t samples = 0;
+  Percentiles balancer, baseline;
+  std::string check = "ok";
+};
+
+Result Summarize(const std::string& variant, const std::string& scenario,
+                 const Samples& s) {
+  Result r{.variant = variant, .scenario = scenario};
+  r.samples = s.balancer.size();
+  r.balancer = Summarize(s.balancer);
+  r.baseline = Summarize(s.baseline);
+  if (s.failed)
+    r.check = absl::StrCat(s.failed, " runs failed");
+  else if (s.wrong_action)
+    r.check = absl::StrCat(s.wrong_action, " runs returned another action");
+  else if (s.counted != s.runs)
+    r.check = absl::StrCat("counter advanced ", s.counted, " times in ", s.runs,
                            " runs");
   return r;
 }
@@ -450,12 +523,15 @@ struct Variant {
 
 int Main(int argc, char** argv) {
   size_t samples = 20000;
+  size_t loads = 3;
   int cpu = 1;
   std::string only, only_scenario;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--samples" && i + 1 < argc) {
       samples = std::strtoul(argv[++i], nullptr, 10);
+    } else if (a == "--loads" && i + 1 < argc) {
+      loads = std::strtoul(argv[++i], nullptr, 10);
     } else if (a == "--cpu" && i + 1 < argc) {
       cpu = std::atoi(argv[++i]);
     } else if (a == "--variant" && i + 1 < argc) {
@@ -464,14 +540,17 @@ int Main(int argc, char** argv) {
       only_scenario = argv[++i];
     } else {
       std::fprintf(stderr,
-                   "usage: dataplane_bench [--samples N] [--cpu C] "
+                   "usage: dataplane_bench [--samples N] [--loads L] [--cpu C] "
                    "[--variant 1vip|100vips|1000vips|1mconns] "
                    "[--scenario NAME]\n");
       return 2;
     }
   }
-  if (samples < 10) samples = 10;
-  const size_t warmup = std::max<size_t>(samples / 10, 100);
+  if (loads < 1) loads = 1;
+  if (samples < 10 * loads) samples = 10 * loads;
+  // Per load: its share of the samples, after its own warm-up.
+  const size_t share = samples / loads;
+  const size_t warmup = std::max<size_t>(share / 10, 100);
   const int num_cpus = libbpf_num_possible_cpus();
   if (cpu >= num_cpus) cpu = num_cpus - 1;
   if (auto s = PinToCpu(cpu); !s.ok()) {
@@ -495,45 +574,55 @@ int Main(int argc, char** argv) {
   ProgInfo bal_info;
   for (const Variant& v : variants) {
     if (!only.empty() && only != v.name) continue;
-    std::fprintf(stderr, "dataplane_bench: %s ...\n", v.name.c_str());
-    auto net = SetUp(v.vips);
-    if (!net.ok()) {
-      std::fprintf(stderr, "dataplane_bench: set up %s: %s\n", v.name.c_str(),
-                   net.status().ToString().c_str());
-      return 1;
-    }
-    bal_info = GetProgInfo(net->dp->balancer_prog_fd());
-    if (v.prefill_conns) {
-      // Spread over the CPUs' LRU lists as real traffic would.
-      for (int c = 0; c < num_cpus; ++c) {
-        absl::Status s = PinToCpu(c);
-        if (s.ok()) s = FillConns(*net, v.prefill_conns / num_cpus, 0x1000 + c);
-        if (!s.ok()) {
-          std::fprintf(stderr, "dataplane_bench: %s\n", s.ToString().c_str());
+    std::vector<std::string> names;
+    std::map<std::string, Samples> pooled;
+    for (size_t load = 0; load < loads; ++load) {
+      std::fprintf(stderr, "dataplane_bench: %s, load %zu of %zu ...\n",
+                   v.name.c_str(), load + 1, loads);
+      auto net = SetUp(v.vips);
+      if (!net.ok()) {
+        std::fprintf(stderr, "dataplane_bench: set up %s: %s\n", v.name.c_str(),
+                     net.status().ToString().c_str());
+        return 1;
+      }
+      bal_info = GetProgInfo(net->dp->balancer_prog_fd());
+      if (v.prefill_conns) {
+        // Spread over the CPUs' LRU lists as real traffic would.
+        for (int c = 0; c < num_cpus; ++c) {
+          absl::Status s = PinToCpu(c);
+          if (s.ok())
+            s = FillConns(*net, v.prefill_conns / num_cpus, 0x1000 + c);
+          if (!s.ok()) {
+            std::fprintf(stderr, "dataplane_bench: %s\n", s.ToString().c_str());
+            return 1;
+          }
+        }
+        (void)PinToCpu(cpu);
+      }
+      std::vector<Scenario> scenarios = Scenarios(*net, num_cpus);
+      for (Scenario& sc : scenarios) {
+        if (!only_scenario.empty() && only_scenario != sc.name) continue;
+        if (load == 0) names.push_back(sc.name);
+        if (auto s =
+                Measure(*net, baseline_fd, sc, share, warmup, pooled[sc.name]);
+            !s.ok()) {
+          std::fprintf(stderr, "dataplane_bench: %s/%s: %s\n", v.name.c_str(),
+                       sc.name.c_str(), s.ToString().c_str());
           return 1;
         }
       }
-      (void)PinToCpu(cpu);
     }
-    std::vector<Scenario> scenarios = Scenarios(*net, num_cpus);
-    for (Scenario& sc : scenarios) {
-      if (!only_scenario.empty() && only_scenario != sc.name) continue;
-      if (sc.frames.empty()) sc.frames = MissFrames(samples + warmup);
-      auto r = Measure(*net, baseline_fd, sc, samples, warmup);
-      if (!r.ok()) {
-        std::fprintf(stderr, "dataplane_bench: %s/%s: %s\n", v.name.c_str(),
-                     sc.name.c_str(), r.status().ToString().c_str());
-        return 1;
-      }
-      r->variant = v.name;
-      results.push_back(*r);
+    for (const std::string& name : names) {
+      results.push_back(Summarize(v.name, name, pooled[name]));
     }
   }
   ProgInfo base_info = GetProgInfo(baseline_fd);
   xlb_baseline__destroy(baseline);
 
-  std::printf("{\n  \"cpu\": %d,\n  \"samples\": %zu,\n  \"warmup\": %zu,\n",
-              cpu, samples, warmup);
+  std::printf(
+      "{\n  \"cpu\": %d,\n  \"samples\": %zu,\n  \"loads\": %zu,\n"
+      "  \"warmup\": %zu,\n",
+      cpu, share * loads, loads, warmup);
   std::printf(
       "  \"balancer_prog\": {\"xlated_insns\": %u, \"jited_bytes\": %u, "
       "\"verified_insns\": %u},\n",

@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
   key.port = 0;  // every UDP port
   key.proto = IPPROTO_UDP;
   key.family = XLB_FAMILY_V4;
-  xlb_vip_value value{.index = 0, .flags = 0, .ring_size = kRingSize, .pad = 0};
+  xlb_vip_value value{
+      .index = 0, .flags = 0, .ring_size = kRingSize, .syn_rate_limit = 0};
   if (int r = Check((*dp)->SetVip(key, value), "VIP")) return r;
   if (int r = Check((*dp)->AttachXdp(iface, xlb::XdpMode::kNative), "attach"))
     return r;

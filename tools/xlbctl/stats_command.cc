@@ -50,6 +50,8 @@ absl::StatusOr<std::string> ReportJson(const v1::GetStatsResponse& sample,
           ", \"bytes\": ", JsonNumber(it->second.bytes),
           ", \"new_flows\": ", JsonNumber(it->second.new_flows),
           ", \"no_backend_drops\": ", JsonNumber(it->second.no_backend_drops),
+          ", \"syns\": ", JsonNumber(it->second.syns),
+          ", \"syn_limit_drops\": ", JsonNumber(it->second.syn_limit_drops),
           "}"));
     }
     for (const auto& [address, rate] : rates->backends) {
@@ -87,15 +89,17 @@ void PrintReport(std::ostream& out, const v1::GetStatsResponse& sample,
   }
   sorted_counters.Print(out, "  ");
   out << "vips\n";
-  Table vips({"VIP", "PACKETS", "BYTES", "NEW-FLOWS", "NO-BACKEND", "PPS",
-              "BPS", "FLOWS/S"});
+  Table vips({"VIP", "PACKETS", "BYTES", "NEW-FLOWS", "SYNS", "SYN-DROPS",
+              "NO-BACKEND", "PPS", "BPS", "FLOWS/S", "SYNS/S", "SYN-DROPS/S"});
   for (const auto& vip : sample.vips()) {
     VipRates r;
     if (rates) r = rates->vips.at(FormatVipKey(vip.key()));
     vips.AddRow({FormatVipKey(vip.key()), absl::StrCat(vip.packets()),
                  HumanBytes(vip.bytes()), absl::StrCat(vip.new_flows()),
+                 absl::StrCat(vip.syns()), absl::StrCat(vip.syn_limit_drops()),
                  absl::StrCat(vip.no_backend_drops()), rate(r.packets, false),
-                 rate(r.bytes, true), rate(r.new_flows, false)});
+                 rate(r.bytes, true), rate(r.new_flows, false),
+                 rate(r.syns, false), rate(r.syn_limit_drops, false)});
   }
   if (vips.empty()) {
     out << "  no VIPs configured\n";

@@ -36,6 +36,9 @@ StatsRates ComputeRates(const v1::GetStatsResponse& earlier,
         .new_flows = Rate(before.new_flows(), vip.new_flows(), seconds),
         .no_backend_drops =
             Rate(before.no_backend_drops(), vip.no_backend_drops(), seconds),
+        .syns = Rate(before.syns(), vip.syns(), seconds),
+        .syn_limit_drops =
+            Rate(before.syn_limit_drops(), vip.syn_limit_drops(), seconds),
     };
   }
   std::map<std::string, const v1::BackendStats*> old_backends;

@@ -16,6 +16,8 @@ struct VipRates {
   double bytes = 0;
   double new_flows = 0;
   double no_backend_drops = 0;
+  double syns = 0;
+  double syn_limit_drops = 0;
 };
 
 struct BackendRates {

@@ -28,6 +28,26 @@ TEST(ComputeRatesTest, DividesDifferencesByElapsedTime) {
   EXPECT_DOUBLE_EQ(r.backends["198.51.100.1"].bytes, 2000);
 }
 
+TEST(ComputeRatesTest, GivesEveryVipCounterItsRate) {
+  v1::GetStatsResponse earlier = Sample(0, 0, 0), later = Sample(0, 0, 0);
+  v1::VipStats* a = earlier.mutable_vips(0);
+  v1::VipStats* b = later.mutable_vips(0);
+  a->set_new_flows(10);
+  b->set_new_flows(30);
+  a->set_syns(100);
+  b->set_syns(4100);
+  a->set_syn_limit_drops(0);
+  b->set_syn_limit_drops(3000);
+  a->set_no_backend_drops(1);
+  b->set_no_backend_drops(5);
+  const VipRates r =
+      ComputeRates(earlier, later, absl::Seconds(4)).vips["192.0.2.10:80/tcp"];
+  EXPECT_DOUBLE_EQ(r.new_flows, 5);
+  EXPECT_DOUBLE_EQ(r.syns, 1000);
+  EXPECT_DOUBLE_EQ(r.syn_limit_drops, 750);
+  EXPECT_DOUBLE_EQ(r.no_backend_drops, 1);
+}
+
 TEST(ComputeRatesTest, CounterThatWentBackwardsGivesZero) {
   StatsRates r =
       ComputeRates(Sample(500, 50, 10), Sample(100, 10, 5), absl::Seconds(1));

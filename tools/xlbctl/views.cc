@@ -24,6 +24,12 @@ std::string RingSize(const v1::VipSettings& settings) {
                                    : absl::StrCat(settings.ring_size());
 }
 
+std::string SynRateLimit(const v1::VipSettings& settings) {
+  return settings.syn_rate_limit() == 0
+             ? "none"
+             : absl::StrCat(settings.syn_rate_limit(), "/s");
+}
+
 }  // namespace
 
 const v1::VipStatus* FindVipStatus(const v1::GetStatusResponse& status,
@@ -108,13 +114,13 @@ std::string HealthChangeSummary(const v1::HealthChanged& change) {
 
 void PrintVipTable(std::ostream& out,
                    const google::protobuf::RepeatedPtrField<v1::Vip>& vips) {
-  Table table({"VIP", "HASH", "RING", "SEED", "ECHO", "MIN-HEALTHY", "BACKENDS",
-               "HEALTH-CHECK"});
+  Table table({"VIP", "HASH", "RING", "SEED", "ECHO", "SYN-LIMIT",
+               "MIN-HEALTHY", "BACKENDS", "HEALTH-CHECK"});
   for (const auto& vip : vips) {
     const v1::VipSettings& s = vip.settings();
     table.AddRow({FormatVipKey(vip.key()), HashModeName(s.hash_mode()),
                   RingSize(s), absl::StrCat(s.maglev_seed()),
-                  YesNo(s.echo_reply()),
+                  YesNo(s.echo_reply()), SynRateLimit(s),
                   absl::StrFormat("%g", s.min_healthy_fraction()),
                   absl::StrCat(vip.backends_size()), HealthCheckSummary(s)});
   }
@@ -143,6 +149,7 @@ void PrintVipDetails(std::ostream& out, const v1::Vip& vip,
       << "  ring size:    " << RingSize(s) << "\n"
       << "  maglev seed:  " << s.maglev_seed() << "\n"
       << "  echo reply:   " << YesNo(s.echo_reply()) << "\n"
+      << "  syn limit:    " << SynRateLimit(s) << "\n"
       << "  min healthy:  " << absl::StrFormat("%g", s.min_healthy_fraction())
       << "\n"
       << "  health check: " << HealthCheckSummary(s) << "\n";

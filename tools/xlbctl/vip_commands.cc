@@ -19,11 +19,13 @@ struct SettingsFlags {
   uint32_t ring_size = 0;
   uint32_t seed = 0;
   bool echo_reply = false;
+  uint32_t syn_rate_limit = 0;
   double min_healthy = 0;
   CLI::Option* hash_opt = nullptr;
   CLI::Option* ring_opt = nullptr;
   CLI::Option* seed_opt = nullptr;
   CLI::Option* echo_opt = nullptr;
+  CLI::Option* syn_limit_opt = nullptr;
   CLI::Option* min_healthy_opt = nullptr;
 
   void Register(CLI::App* command) {
@@ -44,6 +46,10 @@ struct SettingsFlags {
     echo_opt = command->add_flag(
         "--echo-reply,!--no-echo-reply", echo_reply,
         "Answer ICMP echo requests to the VIP from XDP (or stop answering)");
+    syn_limit_opt = command->add_option(
+        "--syn-rate-limit", syn_rate_limit,
+        "TCP SYNs per second the VIP admits, the rest dropped before any "
+        "backend sees them (0: no limit, the default; TCP VIPs only)");
     min_healthy_opt = command->add_option(
         "--min-healthy", min_healthy,
         "Fail open: below this fraction (0..1) of healthy backends, send "
@@ -59,6 +65,9 @@ struct SettingsFlags {
     if (ring_opt->count() > 0) settings->set_ring_size(ring_size);
     if (seed_opt->count() > 0) settings->set_maglev_seed(seed);
     if (echo_opt->count() > 0) settings->set_echo_reply(echo_reply);
+    if (syn_limit_opt->count() > 0) {
+      settings->set_syn_rate_limit(syn_rate_limit);
+    }
     if (min_healthy_opt->count() > 0) {
       settings->set_min_healthy_fraction(min_healthy);
     }
@@ -67,7 +76,8 @@ struct SettingsFlags {
 
   bool any() const {
     return hash_opt->count() + ring_opt->count() + seed_opt->count() +
-               echo_opt->count() + min_healthy_opt->count() >
+               echo_opt->count() + syn_limit_opt->count() +
+               min_healthy_opt->count() >
            0;
   }
 };
@@ -151,14 +161,16 @@ the configuration in between (or at --generation N, if given).
 
 Examples:
   xlbctl vip update 192.0.2.10:80/tcp --ring-size 4093
-  xlbctl vip update 192.0.2.10:80/tcp --no-echo-reply --min-healthy 0.5)");
+  xlbctl vip update 192.0.2.10:80/tcp --no-echo-reply --min-healthy 0.5
+  xlbctl vip update 192.0.2.10:80/tcp --syn-rate-limit 20000)");
   SetAction(cmd, ctx, [args](Context& ctx) -> absl::Status {
     absl::StatusOr<v1::VipKey> key = ParseVipKey(args->vip);
     if (!key.ok()) return key.status();
     if (!args->settings.any()) {
       return absl::InvalidArgumentError(
           "vip update: nothing to change; give at least one of --hash, "
-          "--ring-size, --seed, --[no-]echo-reply, --min-healthy");
+          "--ring-size, --seed, --[no-]echo-reply, --syn-rate-limit, "
+          "--min-healthy");
     }
     v1::GetVipRequest get;
     *get.mutable_key() = *key;

@@ -54,11 +54,11 @@ _xlbctl() {
     ['xlbctl status']='--help -h'
     ['xlbctl version']='--help -h --client'
     ['xlbctl vip']='--help -h'
-    ['xlbctl vip add']='--help -h --backend -b --hash --ring-size --seed --echo-reply --no-echo-reply --min-healthy --generation'
+    ['xlbctl vip add']='--help -h --backend -b --hash --ring-size --seed --echo-reply --no-echo-reply --syn-rate-limit --min-healthy --generation'
     ['xlbctl vip del']='--help -h --generation'
     ['xlbctl vip list']='--help -h'
     ['xlbctl vip show']='--help -h'
-    ['xlbctl vip update']='--help -h --hash --ring-size --seed --echo-reply --no-echo-reply --min-healthy --generation'
+    ['xlbctl vip update']='--help -h --hash --ring-size --seed --echo-reply --no-echo-reply --syn-rate-limit --min-healthy --generation'
   )
   local -A valued=(
     ['xlbctl']=' --server -s --ca --cert --key --output -o --timeout '
@@ -83,11 +83,11 @@ _xlbctl() {
     ['xlbctl status']='  '
     ['xlbctl version']='  '
     ['xlbctl vip']='  '
-    ['xlbctl vip add']=' --backend -b --hash --ring-size --seed --min-healthy --generation '
+    ['xlbctl vip add']=' --backend -b --hash --ring-size --seed --syn-rate-limit --min-healthy --generation '
     ['xlbctl vip del']=' --generation '
     ['xlbctl vip list']='  '
     ['xlbctl vip show']='  '
-    ['xlbctl vip update']=' --hash --ring-size --seed --min-healthy --generation '
+    ['xlbctl vip update']=' --hash --ring-size --seed --syn-rate-limit --min-healthy --generation '
   )
   local -A choices=(
     ['xlbctl config apply|--format']='yaml json'

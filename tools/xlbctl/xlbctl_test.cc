@@ -132,11 +132,15 @@ TEST_F(XlbctlTest, VipLifecycle) {
   EXPECT_EQ(list.vips(0).backends_size(), 2);
   EXPECT_THAT(Cli({"vip", "list"}).out, HasSubstr("no-source-port"));
 
-  Cli({"vip", "update", kVip, "--ring-size", "2039", "--echo-reply"});
+  Cli({"vip", "update", kVip, "--ring-size", "2039", "--echo-reply",
+       "--syn-rate-limit", "20000"});
   auto shown = ParseJson<v1::GetVipResponse>(
       Cli({"vip", "show", kVip, "-o", "json"}).out);
   EXPECT_EQ(shown.vip().settings().ring_size(), 2039u);
   EXPECT_TRUE(shown.vip().settings().echo_reply());
+  EXPECT_EQ(shown.vip().settings().syn_rate_limit(), 20000u);
+  EXPECT_THAT(Cli({"vip", "show", kVip}).out,
+              HasSubstr("syn limit:    20000/s"));
   // Untouched settings stay.
   EXPECT_EQ(shown.vip().settings().hash_mode(), v1::HASH_MODE_NO_SOURCE_PORT);
   EXPECT_THAT(Cli({"vip", "show", kVip}).out, HasSubstr("198.51.100.2"));
@@ -263,8 +267,14 @@ TEST_F(XlbctlTest, StatsPrintTotalsAndRates) {
   for (const auto& line : lines) {
     EXPECT_THAT(Member(line, "rates_per_second"), HasSubstr("counters"));
   }
+  for (const char* rate :
+       {"\"new_flows\"", "\"syns\"", "\"syn_limit_drops\""}) {
+    EXPECT_THAT(Member(lines[1], "rates_per_second"), HasSubstr(rate));
+  }
   CommandResult table = Cli({"stats", "--vip", kVip, "--interval", "100ms"});
   EXPECT_THAT(table.out, HasSubstr("PER-SECOND"));
+  EXPECT_THAT(table.out, HasSubstr("SYNS/S"));
+  EXPECT_THAT(table.out, HasSubstr("SYN-DROPS/S"));
   EXPECT_THAT(table.out, HasSubstr(kVip));
 }
 
@@ -294,7 +304,7 @@ TEST_F(XlbctlTest, EventsFollowChangesAndResumeAfterAgentRestart) {
 
 TEST_F(XlbctlTest, ConfigGetThenApplyLeavesStateIdentical) {
   Cli({"vip", "add", kVip, "-b", "198.51.100.1", "-b", "2001:db8::1",
-       "--ring-size", "1021", "--echo-reply"});
+       "--ring-size", "1021", "--echo-reply", "--syn-rate-limit", "5000"});
   Cli({"backend", "drain", kVip, "2001:db8::1"});
   Cli({"health", "set", kVip, "--type", "tcp", "--interval", "2s"});
   Cli({"vip", "add", "192.0.2.11:0/udp", "--hash", "no-source-port"});
@@ -409,6 +419,9 @@ TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
           kExitInvalid);
   EXPECT_THAT(r.err, HasSubstr("70000"));
   Cli({"vip", "update", kVip, "--ring-size", "1000"}, kExitInvalid);
+  r = Cli({"vip", "update", kVip, "--syn-rate-limit", "100000001"},
+          kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("syn_rate_limit: 100000001 exceeds"));
   // Invalid values, refused by xlbctl.
   Cli({"vip", "add", "192.0.2.10:99999/tcp"}, kExitInvalid);
   Cli({"health", "set", kVip, "--type", "tcp", "--interval", "soon"},
