@@ -1,3 +1,5 @@
+// Longer than most files (~600 lines) on purpose: loading, pinning,
+// attaching and map access share the skeletons' lifetime and error paths.
 #include "lb/dataplane/dataplane.h"
 
 #include <bpf/bpf.h>

@@ -1,3 +1,5 @@
+// Longer than most files on purpose: the event loop and the per-type probe
+// state machines it drives share its timers and sockets.
 #include "lb/health/checker.h"
 
 #include <pthread.h>

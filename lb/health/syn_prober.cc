@@ -1,3 +1,5 @@
+// Longer than most files on purpose: the raw sockets, the SYN builder and
+// the reply parser (SYN-ACK, RST, ICMP errors) share one wire format.
 #include "lb/health/syn_prober.h"
 
 #include <arpa/inet.h>

@@ -19,6 +19,9 @@
 //     action and advanced the expected counter once, so a mis-set-up
 //     scenario cannot pass as a fast one.
 // Output: one JSON object on stdout, for tools/bench/format.py.
+//
+// One program: its scenarios, variants and report stay together (~560
+// lines).
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
