@@ -57,14 +57,6 @@ bool Same(const google::protobuf::Message& a,
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
-grpc::Status CreateVip(Stub& stub, const v1::Vip& vip) {
-  grpc::ClientContext context;
-  v1::CreateVipRequest request;
-  *request.mutable_vip() = vip;
-  v1::CreateVipResponse response;
-  return stub.CreateVip(&context, request, &response);
-}
-
 // CreateVip of kNew (one backend, 198.51.100.9) after `edit`.
 std::function<grpc::Status(Stub&)> Create(std::function<void(v1::Vip&)> edit) {
   return [edit](Stub& stub) {
@@ -518,13 +510,7 @@ TEST_P(IntegerLimitsTest, InRangeIsKeptExactlyOutOfRangeIsRefused) {
   ApiHarness& harness = **started;
   Stub& stub = harness.stub();
   ASSERT_TRUE(CreateVip(stub, Vip(kBase, {"198.51.100.1"})).ok());
-  auto config = [&] {
-    grpc::ClientContext context;
-    v1::GetConfigResponse response;
-    EXPECT_TRUE(stub.GetConfig(&context, {}, &response).ok());
-    return response;
-  };
-  const v1::GetConfigResponse before = config();
+  const v1::GetConfigResponse before = GetConfig(stub);
   ASSERT_EQ(before.generation(), 1u);
   const InMemoryMaps::Contents maps_before = harness.maps().contents();
 
@@ -541,7 +527,7 @@ TEST_P(IntegerLimitsTest, InRangeIsKeptExactlyOutOfRangeIsRefused) {
     return;
   }
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr(c.message));
-  EXPECT_TRUE(Same(config(), before));
+  EXPECT_TRUE(Same(GetConfig(stub), before));
   EXPECT_TRUE(harness.maps().contents() == maps_before);
 }
 

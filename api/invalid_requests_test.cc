@@ -656,13 +656,7 @@ TEST_P(InvalidRequestTest, IsRefusedAndChangesNothing) {
   ASSERT_TRUE(CreateVip(stub, checked).ok());
   ASSERT_TRUE(CreateVip(stub, Vip(kWeb6, {"2001:db8::7"})).ok());
 
-  auto config = [&] {
-    grpc::ClientContext context;
-    v1::GetConfigResponse response;
-    EXPECT_TRUE(stub.GetConfig(&context, {}, &response).ok());
-    return response;
-  };
-  const v1::GetConfigResponse config_before = config();
+  const v1::GetConfigResponse config_before = GetConfig(stub);
   ASSERT_EQ(config_before.generation(), 3u);
   const InMemoryMaps::Contents maps_before = (*harness)->maps().contents();
   const std::string state_before = ReadFile((*harness)->state_path());
@@ -673,7 +667,7 @@ TEST_P(InvalidRequestTest, IsRefusedAndChangesNothing) {
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr(c.message));
 
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      config(), config_before));
+      GetConfig(stub), config_before));
   EXPECT_TRUE((*harness)->maps().contents() == maps_before);
   EXPECT_EQ(ReadFile((*harness)->state_path()), state_before);
 }

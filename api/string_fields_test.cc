@@ -32,14 +32,6 @@ const v1::VipKey kWeb = Key("192.0.2.1", 80);
 // The VIP the cases create.
 const v1::VipKey kNew = Key("192.0.2.9", 80);
 
-grpc::Status CreateVip(Stub& stub, const v1::Vip& vip) {
-  grpc::ClientContext context;
-  v1::CreateVipRequest request;
-  *request.mutable_vip() = vip;
-  v1::CreateVipResponse response;
-  return stub.CreateVip(&context, request, &response);
-}
-
 grpc::Status UpdateBackends(Stub& stub, const v1::BackendChange& change) {
   grpc::ClientContext context;
   v1::UpdateBackendsRequest request;
@@ -54,13 +46,6 @@ grpc::Status SetConfig(Stub& stub, const v1::Config& config) {
   *request.mutable_config() = config;
   v1::SetConfigResponse response;
   return stub.SetConfig(&context, request, &response);
-}
-
-v1::GetConfigResponse GetConfig(Stub& stub) {
-  grpc::ClientContext context;
-  v1::GetConfigResponse response;
-  EXPECT_TRUE(stub.GetConfig(&context, {}, &response).ok());
-  return response;
 }
 
 const v1::Vip* FindVip(const v1::Config& config, const v1::VipKey& key) {

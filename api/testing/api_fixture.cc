@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
 
 namespace xlb::api::testing {
 
@@ -75,6 +76,21 @@ ApiHarness::~ApiHarness() {
   Stop();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+}
+
+grpc::Status CreateVip(v1::LoadBalancer::Stub& stub, const v1::Vip& vip) {
+  grpc::ClientContext context;
+  v1::CreateVipRequest request;
+  *request.mutable_vip() = vip;
+  v1::CreateVipResponse response;
+  return stub.CreateVip(&context, request, &response);
+}
+
+v1::GetConfigResponse GetConfig(v1::LoadBalancer::Stub& stub) {
+  grpc::ClientContext context;
+  v1::GetConfigResponse response;
+  EXPECT_TRUE(stub.GetConfig(&context, {}, &response).ok());
+  return response;
 }
 
 }  // namespace xlb::api::testing

@@ -71,6 +71,10 @@ class ApiHarness {
   std::unique_ptr<v1::LoadBalancer::Stub> stub_;
 };
 
+// One call each, for tests that only need the answer.
+grpc::Status CreateVip(v1::LoadBalancer::Stub& stub, const v1::Vip& vip);
+v1::GetConfigResponse GetConfig(v1::LoadBalancer::Stub& stub);  // must be OK
+
 }  // namespace xlb::api::testing
 
 #endif  // XLB_API_TESTING_API_FIXTURE_H_
