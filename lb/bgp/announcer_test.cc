@@ -9,7 +9,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/bgp/testing/gobgpd.h"
-#include "lb/testing/privilege.h"
 
 namespace xlb::bgp {
 namespace {
@@ -50,8 +49,6 @@ struct Event {
 class AnnouncerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    xlb::testing::RequirePrivilege();  // gobgpd daemons and their ports
-    if (IsSkipped() || HasFatalFailure()) return;
     const int router_port = testing::FreePort();
     router_ =
         std::make_unique<Gobgpd>(Gobgpd::Options{.asn = 65000,

@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -117,14 +119,18 @@ bool Gobgpd::Start() {
     }
     config << NeighborConfig(options_);
   }
-  std::vector<std::string> args = {"/usr/bin/gobgpd",
-                                   "-f",
-                                   config_path,
-                                   "-t",
-                                   "toml",
-                                   absl::StrCat("--api-hosts=", api_address()),
-                                   "--pprof-disable",
-                                   "--log-level=warn"};
+  std::vector<std::string> args;
+  if (!options_.netns.empty()) {
+    args = {"/usr/bin/nsenter",
+            absl::StrCat("--net=/run/netns/", options_.netns)};
+  }
+  for (std::string a :
+       {std::string("/usr/bin/gobgpd"), std::string("-f"), config_path,
+        std::string("-t"), std::string("toml"),
+        absl::StrCat("--api-hosts=", api_address()),
+        std::string("--pprof-disable"), std::string("--log-level=warn")}) {
+    args.push_back(std::move(a));
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -143,6 +149,11 @@ bool Gobgpd::Start() {
     return false;
   }
   const bool started = WaitFor([&] {
+    if (!options_.netns.empty()) {
+      std::optional<std::string> global = Cli("global");
+      return global && global->find(absl::StrCat(
+                           "AS:        ", options_.asn)) != std::string::npos;
+    }
     // A new channel each time: one that failed to connect backs off.
     apipb::GetBgpRequest request;
     apipb::GetBgpResponse response;
@@ -151,7 +162,12 @@ bool Gobgpd::Start() {
                .ok() &&
            response.global().asn() == options_.asn;
   });
-  EXPECT_TRUE(started) << "gobgpd did not come up; log " << log;
+  if (!started) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    ADD_FAILURE() << "gobgpd did not come up; its log:\n" << text.str();
+  }
   return started;
 }
 
@@ -162,8 +178,39 @@ void Gobgpd::Kill() {
   pid_ = 0;
 }
 
+std::optional<std::string> Gobgpd::Cli(const std::string& arguments) const {
+  const std::string command =
+      absl::StrCat("ip netns exec ", options_.netns, " gobgp -p ",
+                   options_.api_port, " ", arguments, " 2>/dev/null");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string output;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) {
+    output.append(buffer, n);
+  }
+  if (pclose(pipe) != 0) return std::nullopt;
+  return output;
+}
+
 std::map<std::string, std::string> Gobgpd::Rib(bool local_only) const {
   std::map<std::string, std::string> rib;
+  if (!options_.netns.empty()) {
+    // {"192.0.2.1/32":[{"nlri":...,"attrs":[...,{"type":3,"nexthop":"X"}],
+    // ...}], ...}: each destination's first next hop.
+    static const std::regex kDestination(
+        R"re("([0-9a-f.:]+/[0-9]+)":\[\{"nlri".*?"nexthop":"([^"]+)")re");
+    for (const char* family : {"ipv4", "ipv6"}) {
+      const std::optional<std::string> json =
+          Cli(absl::StrCat("-j global rib -a ", family));
+      if (!json) continue;
+      for (std::sregex_iterator it(json->begin(), json->end(), kDestination);
+           it != std::sregex_iterator(); ++it) {
+        rib[(*it)[1]] = (*it)[2];
+      }
+    }
+    return rib;
+  }
   std::unique_ptr<apipb::GobgpApi::Stub> stub = Stub(api_address());
   for (auto afi : {apipb::Family::AFI_IP, apipb::Family::AFI_IP6}) {
     apipb::ListPathRequest request;
@@ -196,6 +243,20 @@ std::map<std::string, std::string> Gobgpd::Rib(bool local_only) const {
 
 bool Gobgpd::AddPath(const std::string& prefix, const std::string& next_hop,
                      bool marked) const {
+  if (!options_.netns.empty()) {
+    const bool v4 = IpAddress::Parse(prefix)->is_v4();
+    const bool added =
+        Cli(absl::StrCat(
+                "global rib add -a ", v4 ? "ipv4 " : "ipv6 ", prefix,
+                v4 ? "/32" : "/128", " nexthop ", next_hop, " origin igp",
+                marked
+                    ? absl::StrCat(" large-community ", kMarkerGlobalAdmin, ":",
+                                   kMarkerLocalData1, ":", kMarkerLocalData2)
+                    : ""))
+            .has_value();
+    EXPECT_TRUE(added) << "gobgp global rib add " << prefix;
+    return added;
+  }
   apipb::AddPathRequest request;
   request.set_table_type(apipb::GLOBAL);
   *request.mutable_path() =

@@ -1,7 +1,9 @@
 // Real gobgpd daemons for tests, on loopback with ports picked free: each
 // one owned by the test (started with posix_spawn, killed by its PID only,
 // its configuration in a private temporary directory), plus helpers to read
-// a daemon's global RIB through its API.
+// a daemon's global RIB. On the host's loopback they go through its gRPC
+// API; inside a network namespace (where the test's own gRPC channels do
+// not reach) through the gobgp CLI run in that namespace.
 #ifndef XLB_LB_BGP_TESTING_GOBGPD_H_
 #define XLB_LB_BGP_TESTING_GOBGPD_H_
 
@@ -10,6 +12,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -30,6 +33,9 @@ class Gobgpd {
     // passive when 0. No peer when peer_asn is 0.
     uint32_t peer_asn = 0;
     int peer_port = 0;
+    // Run inside this network namespace (ip netns name); empty: the host's.
+    // No peers there: Rib() cannot tell local paths from learned ones.
+    std::string netns;
   };
   explicit Gobgpd(Options options);
   ~Gobgpd();  // SIGKILL by PID, wait, remove the directory
@@ -53,6 +59,10 @@ class Gobgpd {
                bool marked) const;
 
  private:
+  // Runs the gobgp CLI against this daemon in its namespace; nullopt when
+  // it fails.
+  std::optional<std::string> Cli(const std::string& arguments) const;
+
   Options options_;
   std::string dir_;
   pid_t pid_ = 0;
