@@ -621,10 +621,6 @@ TEST_F(XlbdTest, BadFlagsAreAClearErrorAndNonZeroExit) {
         {"--gateway-mac=zz"},
         {"--event-buffer=0"},
         {"--max-event-watchers=0"},
-        {"--bgp-api=192.0.2.1:50051"},
-        {"--bgp-api=127.0.0.1"},
-        {"--bgp-next-hop-v4=10.9.0.1"},  // without --bgp-api
-        {"--bgp-api=127.0.0.1:50051", "--bgp-next-hop-v6=10.9.0.1"},
         {"--no-such-flag"}}) {
     std::filesystem::remove(log_path());
     pid_t pid = Spawn(bad);
@@ -676,6 +672,34 @@ class XlbdBgpTest : public XlbdTest {
       {"192.0.2.1/32", "10.9.0.1"}};
   std::unique_ptr<bgp::testing::Gobgpd> gobgpd_;
 };
+
+TEST_F(XlbdBgpTest, BadBgpFlagsAreRefusedNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string error;
+  };
+  const std::string not_loopback =
+      "\" is not 127.0.0.1:PORT or [::1]:PORT (gobgpd's API takes "
+      "unauthenticated changes, so it must listen on loopback only)";
+  for (const Case& c : {
+           Case{{"--bgp-api=192.0.2.1:50051"},
+                "--bgp-api: \"192.0.2.1:50051" + not_loopback},
+           Case{{"--bgp-api=127.0.0.1"},
+                "--bgp-api: \"127.0.0.1" + not_loopback},
+           Case{{"--bgp-next-hop-v4=10.9.0.1"},
+                "--bgp-next-hop-v4 / --bgp-next-hop-v6: need --bgp-api "
+                "(without it nothing is announced)"},
+           Case{{"--bgp-api=127.0.0.1:50051", "--bgp-next-hop-v6=10.9.0.1"},
+                "--bgp-next-hop-v6: \"10.9.0.1\" is not an IPv6 address"},
+       }) {
+    std::filesystem::remove(log_path());
+    pid_t pid = Spawn(c.flags);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << c.error;
+    EXPECT_THAT(ReadFile(log_path()), HasSubstr("xlbd: error: " + c.error));
+  }
+}
 
 TEST_F(XlbdBgpTest, AnnouncesFollowsTheDrainAndKeepsRoutesOverKillNine) {
   ASSERT_TRUE(gobgpd_->Start());
