@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lb/base/log.h"
+#include "lb/bgp/gobgp_client.h"
 
 namespace xlb::bgp {
 
@@ -59,11 +60,11 @@ BgpStatus Announcer::Status() const {
 }
 
 absl::Status Announcer::Connect(std::unique_ptr<GobgpClient>& client,
-                                std::unique_ptr<GobgpClient::Watch>& watch,
+                                std::unique_ptr<DaemonWatch>& watch,
                                 std::set<Route>& listed) {
   client =
       std::make_unique<GobgpClient>(options_.api_address, options_.rpc_timeout);
-  absl::StatusOr<std::unique_ptr<GobgpClient::Watch>> started =
+  absl::StatusOr<std::unique_ptr<DaemonWatch>> started =
       client->StartWatch([this](const absl::Status&) {
         absl::MutexLock lock(&mu_);
         daemon_lost_ = true;
@@ -134,7 +135,7 @@ void Announcer::PublishChanges() {
 
 void Announcer::Run() {
   std::unique_ptr<GobgpClient> client;
-  std::unique_ptr<GobgpClient::Watch> watch;
+  std::unique_ptr<DaemonWatch> watch;
   absl::Duration backoff = options_.min_backoff;
   absl::MutexLock lock(&mu_);
   auto retry_later =
@@ -157,7 +158,7 @@ void Announcer::Run() {
     }
     if (!synced_) {
       // The old watch's thread takes mu_ when it ends: join it unlocked.
-      std::unique_ptr<GobgpClient::Watch> old_watch = std::move(watch);
+      std::unique_ptr<DaemonWatch> old_watch = std::move(watch);
       daemon_lost_ = false;
       std::set<Route> listed;
       mu_.Unlock();

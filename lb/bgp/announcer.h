@@ -29,12 +29,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lb/bgp/announce_policy.h"
-#include "lb/bgp/gobgp_client.h"
 
 namespace xlb::bgp {
 
+class GobgpClient;  // lb/bgp/gobgp_client.h: only the announcer's thread
+class DaemonWatch;  // talks to gobgpd, so users need not see its API
+
 struct AnnouncerOptions {
-  // gobgpd's gRPC API (ValidateApiAddress); empty: BGP not configured.
+  // gobgpd's gRPC API (bgp::ValidateApiAddress); empty: BGP not
+  // configured.
   std::string api_address;
   bool dataplane_attached = false;
   std::optional<IpAddress> next_hop_v4;
@@ -81,7 +84,7 @@ class Announcer {
   void Run();
   // Connects, opens the watch and lists the daemon's own paths.
   absl::Status Connect(std::unique_ptr<GobgpClient>& client,
-                       std::unique_ptr<GobgpClient::Watch>& watch,
+                       std::unique_ptr<DaemonWatch>& watch,
                        std::set<Route>& listed);
   // The next change that brings the daemon to the plan: a withdrawal, else
   // an addition. False when in sync.

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lb/bgp/gobgp_client.h"
 #include "lb/bgp/testing/gobgpd.h"
 
 namespace xlb::bgp {

@@ -188,14 +188,14 @@ absl::Status GobgpClient::Delete(const Route& route) {
                   absl::StrCat("DeletePath ", route.ToString()));
 }
 
-absl::StatusOr<std::unique_ptr<GobgpClient::Watch>> GobgpClient::StartWatch(
+absl::StatusOr<std::unique_ptr<DaemonWatch>> GobgpClient::StartWatch(
     std::function<void(absl::Status)> on_end) {
-  std::unique_ptr<Watch> watch(new Watch());
+  std::unique_ptr<DaemonWatch> watch(new DaemonWatch());
   watch->on_end_ = std::move(on_end);
   apipb::WatchEventRequest request;
   request.mutable_peer();  // gobgpd answers with the peers' states at once
   watch->reader_ = stub_->WatchEvent(&watch->context_, request);
-  Watch* w = watch.get();
+  DaemonWatch* w = watch.get();
   watch->thread_ = std::thread([w] { w->Run(); });
   std::unique_lock<std::mutex> lock(watch->mu_);
   watch->cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout_),
@@ -206,10 +206,10 @@ absl::StatusOr<std::unique_ptr<GobgpClient::Watch>> GobgpClient::StartWatch(
                     : absl::DeadlineExceededError(
                           "WatchEvent: the daemon did not answer in time");
   lock.unlock();
-  return status;  // ~Watch cancels the stream
+  return status;  // ~DaemonWatch cancels the stream
 }
 
-void GobgpClient::Watch::Run() {
+void DaemonWatch::Run() {
   apipb::WatchEventResponse response;
   while (reader_->Read(&response)) {
     if (response.has_peer() &&
@@ -233,7 +233,7 @@ void GobgpClient::Watch::Run() {
   if (report && on_end_) on_end_(status);
 }
 
-GobgpClient::Watch::~Watch() {
+DaemonWatch::~DaemonWatch() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_ = true;

@@ -50,6 +50,28 @@ absl::Status ValidateApiAddress(const std::string& address,
 apipb::Path PathOf(const Route& route);
 std::optional<Route> OwnRoute(const apipb::Path& path);
 
+// A WatchEvent stream held open on the daemon (GobgpClient::StartWatch).
+class DaemonWatch {
+ public:
+  ~DaemonWatch();  // cancels the stream and joins its thread
+
+ private:
+  friend class GobgpClient;
+  DaemonWatch() = default;
+  void Run();
+
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<apipb::WatchEventResponse>> reader_;
+  std::function<void(absl::Status)> on_end_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool answered_ = false;
+  bool ended_ = false;
+  bool cancelled_ = false;
+  absl::Status end_status_;
+  std::thread thread_;
+};
+
 class GobgpClient {
  public:
   // Each client has its own channel (its own connection, no reconnect
@@ -67,26 +89,7 @@ class GobgpClient {
   // Opens a WatchEvent stream and returns once the daemon has answered it.
   // `on_end` is called (on the watch's thread) when the stream ends for any
   // reason but the watch's destruction: the daemon went away.
-  class Watch {
-   public:
-    ~Watch();  // cancels the stream and joins its thread
-   private:
-    friend class GobgpClient;
-    Watch() = default;
-    void Run();
-
-    grpc::ClientContext context_;
-    std::unique_ptr<grpc::ClientReader<apipb::WatchEventResponse>> reader_;
-    std::function<void(absl::Status)> on_end_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool answered_ = false;
-    bool ended_ = false;
-    bool cancelled_ = false;
-    absl::Status end_status_;
-    std::thread thread_;
-  };
-  absl::StatusOr<std::unique_ptr<Watch>> StartWatch(
+  absl::StatusOr<std::unique_ptr<DaemonWatch>> StartWatch(
       std::function<void(absl::Status)> on_end);
 
  private:

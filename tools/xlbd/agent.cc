@@ -16,6 +16,7 @@
 #include "lb/base/log.h"
 #include "lb/base/private_dir.h"
 #include "lb/bgp/announcer.h"
+#include "lb/bgp/gobgp_client.h"
 #include "lb/model/model.h"
 #include "lb/state/state.h"
 
