@@ -88,26 +88,40 @@ class Lab:
         subprocess.run([LABCTL, "start-bgp", self.name, str(host + 1)],
                        check=True)
 
-    def in_lb(self, host, *cmd):
-        """Runs a command in LB host `host`'s network namespace only
-        (nsenter keeps /sys/fs/bpf visible)."""
-        return subprocess.run(
-            ["nsenter", f"--net=/run/netns/{self.lb('LAB_LB_NS', host)}",
-             *cmd], check=True, capture_output=True, text=True, timeout=30)
+    def bgp_pid(self, host):
+        """The PID of LB host `host`'s gobgpd, which the lab started."""
+        return int(subprocess.run(
+            [LABCTL, "bgp-pid", self.name, str(host + 1)], check=True,
+            capture_output=True, text=True).stdout)
+
+    def set_link(self, host, up):
+        """Takes LB host `host`'s (0-based) link down (at once: `ip`, not
+        the lab script), or brings it back up with its addresses and
+        routes."""
+        if up:
+            subprocess.run([LABCTL, "link-up", self.name, str(host + 1)],
+                           check=True)
+        else:
+            subprocess.run(["ip", "-n", self.lb("LAB_LB_NS", host), "link",
+                            "set", self["LAB_LB_IF"], "down"], check=True)
 
     def next_hops(self, address):
-        """The next hops the router forwards a VIP address (its /32 or
-        /128) to: those of its route whose link is up."""
+        """The next hops of the router's route to a VIP address (its /32 or
+        /128): those it forwards to (their link is up), and every one the
+        route lists."""
+        family = "-6" if ":" in address else "-4"
         out = subprocess.run(
-            ["ip", "-n", self["LAB_ROUTER_NS"], "-j", "route", "show",
+            ["ip", "-n", self["LAB_ROUTER_NS"], family, "-j", "route", "show",
              address], check=True, capture_output=True, text=True).stdout
-        hops = set()
+        usable, listed = set(), set()
         for route in json.loads(out or "[]"):
             for hop in route.get("nexthops", [route]):
-                dead = {"linkdown", "dead"} & set(hop.get("flags", []))
-                if "gateway" in hop and not dead:
-                    hops.add(hop["gateway"])
-        return frozenset(hops)
+                if "gateway" not in hop:
+                    continue
+                listed.add(hop["gateway"])
+                if not {"linkdown", "dead"} & set(hop.get("flags", [])):
+                    usable.add(hop["gateway"])
+        return frozenset(usable), frozenset(listed)
 
     def traffic(self, *args, background=False):
         """Runs traffic.py in the client namespace; returns its JSON result,
@@ -135,14 +149,15 @@ class Lab:
 
 
 class RouteWatch:
-    """Follows the router's next hops for one VIP address as they change
-    (each route or link event on the router wakes it; it then reads the
-    route), recording when each set of next hops appeared, on the clock of
-    time.monotonic()."""
+    """Follows the router's route to one VIP address as it changes (each
+    route or link event on the router wakes it; it then reads the route),
+    recording when each state appeared, on the clock of time.monotonic().
+    A state is the next hops the router forwards to (`usable`) and every one
+    its route lists (`listed`: also those whose link is down)."""
 
     def __init__(self, lab, address):
         self.lab, self.address = lab, address
-        self.changes = []  # (monotonic time, frozenset of next hops)
+        self.changes = []  # (monotonic time, usable hops, listed hops)
         self.cond = threading.Condition()
         self.monitor = subprocess.Popen(
             ["ip", "-n", lab["LAB_ROUTER_NS"], "monitor", "route", "link"],
@@ -152,10 +167,10 @@ class RouteWatch:
         self.thread.start()
 
     def record(self, when):
-        hops = self.lab.next_hops(self.address)
+        state = self.lab.next_hops(self.address)
         with self.cond:
-            if not self.changes or self.changes[-1][1] != hops:
-                self.changes.append((when, hops))
+            if not self.changes or self.changes[-1][1:] != state:
+                self.changes.append((when, *state))
                 self.cond.notify_all()
 
     def follow(self):
@@ -166,21 +181,23 @@ class RouteWatch:
         with self.cond:
             return self.changes[-1][1]
 
-    def wait(self, predicate, timeout, since=0.0):
+    def wait(self, predicate, timeout, since=0.0, usable=True):
         """The first time at or after `since` (monotonic) the next hops
-        satisfied `predicate`; AssertionError after `timeout` seconds."""
+        (usable ones, or every listed one) satisfied `predicate`;
+        AssertionError after `timeout` seconds."""
+        column = 1 if usable else 2
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                later = [when for when, _ in self.changes[1:]] + [float("inf")]
-                for (when, hops), until in zip(self.changes, later):
-                    if until > since and predicate(hops):
-                        return max(when, since)
+                later = [c[0] for c in self.changes[1:]] + [float("inf")]
+                for change, until in zip(self.changes, later):
+                    if until > since and predicate(change[column]):
+                        return max(change[0], since)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
                         f"router's next hops for {self.address}: "
-                        f"{sorted(self.changes[-1][1])} after {timeout} s")
+                        f"{sorted(self.changes[-1][column])} after {timeout} s")
                 self.cond.wait(left)
 
     def close(self):

@@ -242,27 +242,25 @@ class ScaleOutTest(unittest.TestCase):
         return max(ends) - since if ends else 0.0
 
     def kill_host(self, host, how):
-        """LB host `host` dies at the returned moment: its XDP program is
-        gone ("xdp": its xlbd is killed and the pinned link that held the
-        program removed; the BGP session is reset a moment later when its
-        gobgpd is killed) or its link goes down ("link": then both daemons
-        are killed). Its pins are removed: it comes back fresh."""
+        """LB host `host` dies at the returned moment, its gobgpd and xlbd
+        SIGKILLed at once and either its XDP program gone ("xdp": the pinned
+        link that held it removed) or its link down ("link"). Its pins are
+        removed: it comes back fresh."""
         agent = self.agents[host]
+        bgp_pid = self.lab.bgp_pid(host)
+        died = time.monotonic()
+        if how == "link":
+            self.lab.set_link(host, up=False)
+        os.kill(bgp_pid, signal.SIGKILL)
+        agent.kill(signal.SIGKILL)
         if how == "xdp":
-            agent.kill(signal.SIGKILL)
-            died = time.monotonic()
             os.unlink(os.path.join(agent.pins, "link_xdp"))
-            self.lab.stop_bgp(host, kill=True)
-        else:
-            died = time.monotonic()
-            self.lab.in_lb(host, "ip", "link", "set", "l0", "down")
-            self.lab.stop_bgp(host, kill=True)
-            agent.kill(signal.SIGKILL)
+        self.lab.stop_bgp(host)  # forgets the dead daemon
         agent.remove_dataplane()
         return died
 
     def revive_host(self, host):
-        self.lab.in_lb(host, "ip", "link", "set", "l0", "up")
+        self.lab.set_link(host, up=True)
         self.lab.start_bgp(host)
         if self.agents[host].proc is None:
             self.agents[host].start()
@@ -275,6 +273,12 @@ class ScaleOutTest(unittest.TestCase):
                 died = self.kill_host(host, how)
                 routed = self.watch.wait(
                     lambda hops: hops == self.without(host), 10, died)
+                # The router's BGP daemon drops the path too (with the link
+                # down, only when the session times out): a host coming
+                # back before that would get traffic at once.
+                withdrawn = self.watch.wait(
+                    lambda hops: hops == self.without(host), 10, died,
+                    usable=False)
                 time.sleep(1)
                 joining = time.monotonic()
                 self.revive_host(host)
@@ -284,6 +288,7 @@ class ScaleOutTest(unittest.TestCase):
                 self.revive_host(host)
                 result = self.stop_flows(load)
             self.record(f"host_lost_{how}_to_route_gone_s", routed - died)
+            self.record(f"host_lost_{how}_to_bgp_withdrawn_s", withdrawn - died)
             self.record(f"host_lost_{how}_to_traffic_restored_s",
                         self.stalled_until(result, died))
             self.record("host_joined_to_route_s", joined - joining)
