@@ -23,8 +23,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab: namespaces, veth, offload settings, test servers and clients
   iproute2 ethtool python3 curl procps util-linux kmod
-  # scale-out: BGP daemons (the lab router's bird2, each LB host's gobgpd)
-  bird2 gobgpd
+  # scale-out lab: the router's BGP daemon (each LB host runs gobgpd, above)
+  bird2
 )
 
 missing=()
