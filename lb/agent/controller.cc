@@ -119,17 +119,31 @@ absl::Status Controller::Persist(uint64_t generation,
   return file->Append(change);
 }
 
-void Controller::NotifyServing() {
-  if (serving_observer_) {
-    serving_observer_(balancer_->desired_config(), balancer_->ListVipStatus(),
-                      host_drained_);
+void Controller::NotifyServing(const std::vector<VipKey>& vips) {
+  if (!serving_observer_) return;
+  bgp::ServingChanges changes;
+  changes.reserve(vips.size());
+  for (const VipKey& key : vips) {
+    absl::StatusOr<VipConfig> config = balancer_->GetVipConfig(key);
+    if (!config.ok()) {
+      changes.emplace_back(key, std::nullopt);  // deleted
+      continue;
+    }
+    absl::StatusOr<VipStatus> status = balancer_->GetVipStatus(key);
+    changes.emplace_back(
+        key, bgp::ServingOf(*config, status.ok() ? &*status : nullptr));
   }
+  serving_observer_(changes, host_drained_);
 }
 
 void Controller::SetServingObserver(ServingObserver observer) {
   absl::MutexLock lock(&mu_);
   serving_observer_ = std::move(observer);
-  NotifyServing();
+  if (!serving_observer_) return;
+  std::vector<VipKey> all;
+  for (const VipStatus& vip : balancer_->ListVipStatus())
+    all.push_back(vip.key);
+  NotifyServing(all);
 }
 
 absl::StatusOr<bool> Controller::SetHostDrain(bool drained) {
@@ -146,7 +160,7 @@ absl::StatusOr<bool> Controller::SetHostDrain(bool drained) {
                      saved.message()));
   }
   LogInfo("api", drained ? "host drained" : "host undrained", {});
-  NotifyServing();
+  NotifyServing({});
   return was_drained;
 }
 
@@ -210,7 +224,7 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(
     *config_changed->add_vips() = VipKeyToProto(key);
   }
   events_.Append(std::move(event));
-  NotifyServing();
+  NotifyServing(vips);
   LogInfo("api", "configuration changed",
           {{"generation", next}, {"method", method}, {"vips", vips.size()}});
   changed_vips = std::move(vips);
@@ -259,7 +273,7 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
   changed->set_ring_digest(ring_digest);
   changed->set_ring_changed(ring_changed);
   events_.Append(std::move(event));
-  NotifyServing();
+  NotifyServing({vip});
   LogInfo("health", healthy ? "backend up" : "backend down",
           {{"vip", vip.ToString()},
            {"backend", backend.ToString()},
@@ -335,9 +349,8 @@ std::unique_ptr<bgp::Announcer> StartAnnouncer(Controller* controller,
   };
   auto announcer = std::make_unique<bgp::Announcer>(std::move(options));
   controller->SetServingObserver(
-      [a = announcer.get()](const BalancerConfig& config,
-                            const std::vector<VipStatus>& vips, bool drained) {
-        a->Update(config, vips, drained);
+      [a = announcer.get()](const bgp::ServingChanges& changed, bool drained) {
+        a->Update(changed, drained);
       });
   return announcer;
 }

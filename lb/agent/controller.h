@@ -83,14 +83,14 @@ class Controller {
     config_change_hook_ = std::move(hook);
   }
 
-  // What decides which VIPs are announced over BGP: the configuration,
-  // every VIP's status and the host drain. The observer is called at once,
-  // then under the lock after every change of any of them (configuration
-  // change, health transition, SetHostDrain), in order; it must not block
-  // or call back into the controller. Set before serving.
+  // What decides which VIPs are announced over BGP: each VIP's
+  // announce_min_healthy and healthy backends, and the host drain. The
+  // observer is called at once with every VIP, then under the lock after
+  // every change with the VIPs it changed (a configuration change's VIPs,
+  // a health transition's VIP, none for SetHostDrain), in order; it must
+  // not block or call back into the controller. Set before serving.
   using ServingObserver =
-      std::function<void(const BalancerConfig& config,
-                         const std::vector<VipStatus>& vips, bool drained)>;
+      std::function<void(const bgp::ServingChanges& changed, bool drained)>;
   void SetServingObserver(ServingObserver observer);
 
   // Drains (true) or undrains the host: persisted with the state, does not
@@ -139,7 +139,9 @@ class Controller {
   absl::Status Persist(uint64_t generation,
                        const std::vector<VipKey>& changed_vips)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void NotifyServing() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the serving observer about `vips` (and the host drain).
+  void NotifyServing(const std::vector<VipKey>& vips)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Change without the hook; `changed_vips` gets the VIPs whose
   // configuration changed (none: the generation did not move).
   absl::StatusOr<uint64_t> ChangeLocked(const ChangeSet& changes,

@@ -19,19 +19,21 @@ uint32_t HealthyInRing(const VipStatus& vip) {
   return count;
 }
 
+VipServing ServingOf(const VipConfig& vip, const VipStatus* status) {
+  return VipServing{
+      .healthy_backends = status == nullptr ? 0 : HealthyInRing(*status),
+      .min_healthy = vip.settings.announce_min_healthy};
+}
+
 AnnouncePlan PlanAnnouncements(const HostFacts& host, bool host_drained,
-                               const BalancerConfig& config,
-                               const std::vector<VipStatus>& vips) {
-  std::map<VipKey, const VipStatus*> status_of;
-  for (const VipStatus& s : vips) status_of[s.key] = &s;
+                               const std::map<VipKey, VipServing>& vips) {
   AnnouncePlan plan;
-  for (const VipConfig& vip : config.vips) {
-    VipDecision d{.vip = vip.key,
-                  .min_healthy = vip.settings.announce_min_healthy};
-    if (auto it = status_of.find(vip.key); it != status_of.end()) {
-      d.healthy_backends = HealthyInRing(*it->second);
-    }
-    const bool v4 = vip.key.address.is_v4();
+  plan.vips.reserve(vips.size());
+  for (const auto& [key, serving] : vips) {
+    VipDecision d{.vip = key,
+                  .healthy_backends = serving.healthy_backends,
+                  .min_healthy = serving.min_healthy};
+    const bool v4 = key.address.is_v4();
     const std::optional<IpAddress>& next_hop =
         v4 ? host.next_hop_v4 : host.next_hop_v6;
     if (!host.bgp_configured) {
@@ -47,14 +49,10 @@ AnnouncePlan PlanAnnouncements(const HostFacts& host, bool host_drained,
                               " < ", d.min_healthy, ")");
     } else {
       d.qualifies = true;
-      plan.routes.insert(
-          Route{.prefix = vip.key.address, .next_hop = *next_hop});
+      plan.routes.insert(Route{.prefix = key.address, .next_hop = *next_hop});
     }
-    plan.vips.push_back(std::move(d));
+    plan.vips.push_back(std::move(d));  // sorted: the map is
   }
-  std::sort(
-      plan.vips.begin(), plan.vips.end(),
-      [](const VipDecision& a, const VipDecision& b) { return a.vip < b.vip; });
   return plan;
 }
 

@@ -11,9 +11,11 @@
 #ifndef XLB_LB_BGP_ANNOUNCE_POLICY_H_
 #define XLB_LB_BGP_ANNOUNCE_POLICY_H_
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lb/base/ip_address.h"
@@ -55,11 +57,23 @@ struct AnnouncePlan {
 // Backends of `vip` that are healthy, up and in its ring.
 uint32_t HealthyInRing(const VipStatus& vip);
 
-// `vips` holds every configured VIP's status (VIPs without one are treated
-// as having no healthy backend).
+// What announcing one VIP depends on, besides the host: a few numbers, so
+// the plan is remade from every VIP's without walking any backend.
+struct VipServing {
+  uint32_t healthy_backends = 0;  // HealthyInRing
+  uint32_t min_healthy = 0;       // its announce_min_healthy
+};
+
+// `status` null: the VIP has none (no healthy backend).
+VipServing ServingOf(const VipConfig& vip, const VipStatus* status);
+
+// The VIPs whose VipServing changed; nullopt: the VIP was deleted.
+using ServingChanges =
+    std::vector<std::pair<VipKey, std::optional<VipServing>>>;
+
+// `vips` holds every configured VIP.
 AnnouncePlan PlanAnnouncements(const HostFacts& host, bool host_drained,
-                               const BalancerConfig& config,
-                               const std::vector<VipStatus>& vips);
+                               const std::map<VipKey, VipServing>& vips);
 
 // What the daemon holds of this host's routes, as the announcer knows it.
 struct DaemonView {

@@ -48,6 +48,29 @@ VipStatus Status(const VipKey& key, int up, int down = 0, int drained = 0) {
   return status;
 }
 
+// Every VIP of `config`, each with its status in `vips` if any.
+std::map<VipKey, VipServing> Serving(const BalancerConfig& config,
+                                     const std::vector<VipStatus>& vips) {
+  std::map<VipKey, VipServing> serving;
+  for (const VipConfig& vip : config.vips) {
+    const VipStatus* status = nullptr;
+    for (const VipStatus& s : vips) {
+      if (s.key == vip.key) status = &s;
+    }
+    serving[vip.key] = ServingOf(vip, status);
+  }
+  return serving;
+}
+
+ServingChanges Changes(const BalancerConfig& config,
+                       const std::vector<VipStatus>& vips) {
+  ServingChanges changes;
+  for (const auto& [key, serving] : Serving(config, vips)) {
+    changes.emplace_back(key, serving);
+  }
+  return changes;
+}
+
 HostFacts Host() {
   return HostFacts{.bgp_configured = true,
                    .dataplane_attached = true,
@@ -63,8 +86,9 @@ TEST(AnnouncePolicy,
      VipWithEnoughHealthyBackendsIsAnnouncedWithItsFamilysNextHop) {
   const VipKey v4 = Key("192.0.2.1"), v6 = Key("2001:db8::1");
   const AnnouncePlan plan =
-      PlanAnnouncements(Host(), false, BalancerConfig{{Vip(v4), Vip(v6)}},
-                        {Status(v4, 1), Status(v6, 2)});
+      PlanAnnouncements(Host(), false,
+                        Serving(BalancerConfig{{Vip(v4), Vip(v6)}},
+                                {Status(v4, 1), Status(v6, 2)}));
   EXPECT_THAT(plan.routes,
               ::testing::ElementsAre(R("192.0.2.1", "198.51.100.10"),
                                      R("2001:db8::1", "2001:db8::10")));
@@ -79,7 +103,8 @@ TEST(AnnouncePolicy, TooFewHealthyBackendsWithdrawsAndSaysHowMany) {
   const VipKey key = Key("192.0.2.1");
   // Down and draining backends do not count.
   const AnnouncePlan plan = PlanAnnouncements(
-      Host(), false, BalancerConfig{{Vip(key, 2)}}, {Status(key, 1, 3, 2)});
+      Host(), false,
+      Serving(BalancerConfig{{Vip(key, 2)}}, {Status(key, 1, 3, 2)}));
   EXPECT_TRUE(plan.routes.empty());
   ASSERT_EQ(plan.vips.size(), 1u);
   EXPECT_FALSE(plan.vips[0].qualifies);
@@ -90,8 +115,8 @@ TEST(AnnouncePolicy, FailOpenBackendsInTheRingDoNotCountAsHealthy) {
   const VipKey key = Key("192.0.2.1");
   VipStatus status = Status(key, 0, 2);
   for (VipBackendStatus& b : status.backends) b.in_ring = true;  // fail open
-  const AnnouncePlan plan =
-      PlanAnnouncements(Host(), false, BalancerConfig{{Vip(key)}}, {status});
+  const AnnouncePlan plan = PlanAnnouncements(
+      Host(), false, Serving(BalancerConfig{{Vip(key)}}, {status}));
   EXPECT_TRUE(plan.routes.empty());
   EXPECT_EQ(plan.vips[0].reason, "too few healthy backends (0 < 1)");
 }
@@ -99,7 +124,8 @@ TEST(AnnouncePolicy, FailOpenBackendsInTheRingDoNotCountAsHealthy) {
 TEST(AnnouncePolicy, MinHealthyZeroAnnouncesWithoutBackends) {
   const VipKey key = Key("192.0.2.1");
   const AnnouncePlan plan = PlanAnnouncements(
-      Host(), false, BalancerConfig{{Vip(key, 0)}}, {Status(key, 0, 1)});
+      Host(), false,
+      Serving(BalancerConfig{{Vip(key, 0)}}, {Status(key, 0, 1)}));
   EXPECT_THAT(plan.routes,
               ::testing::ElementsAre(R("192.0.2.1", "198.51.100.10")));
   EXPECT_TRUE(plan.vips[0].qualifies);
@@ -126,7 +152,7 @@ TEST(AnnouncePolicy, EachHostConditionWithdrawsEverythingWithItsReason) {
                         Case{no_v4, true, "host drained"},
                         Case{no_v4, false, "no next hop for IPv4"}}) {
     const AnnouncePlan plan =
-        PlanAnnouncements(c.host, c.drained, config, vips);
+        PlanAnnouncements(c.host, c.drained, Serving(config, vips));
     EXPECT_TRUE(plan.routes.empty()) << c.reason;
     ASSERT_EQ(plan.vips.size(), 1u);
     EXPECT_FALSE(plan.vips[0].qualifies);
@@ -139,8 +165,9 @@ TEST(AnnouncePolicy, MissingV6NextHopOnlyWithdrawsV6Vips) {
   host.next_hop_v6.reset();
   const VipKey v4 = Key("192.0.2.1"), v6 = Key("2001:db8::1");
   const AnnouncePlan plan =
-      PlanAnnouncements(host, false, BalancerConfig{{Vip(v4), Vip(v6)}},
-                        {Status(v4, 1), Status(v6, 1)});
+      PlanAnnouncements(host, false,
+                        Serving(BalancerConfig{{Vip(v4), Vip(v6)}},
+                                {Status(v4, 1), Status(v6, 1)}));
   EXPECT_THAT(plan.routes,
               ::testing::ElementsAre(R("192.0.2.1", "198.51.100.10")));
   EXPECT_EQ(plan.vips[1].reason, "no next hop for IPv6");
@@ -149,8 +176,9 @@ TEST(AnnouncePolicy, MissingV6NextHopOnlyWithdrawsV6Vips) {
 TEST(AnnouncePolicy, AddressIsAnnouncedWhileAnyVipOnItQualifies) {
   const VipKey web = Key("192.0.2.1", 80), tls = Key("192.0.2.1", 443);
   const AnnouncePlan plan =
-      PlanAnnouncements(Host(), false, BalancerConfig{{Vip(web), Vip(tls)}},
-                        {Status(web, 0, 2), Status(tls, 2)});
+      PlanAnnouncements(Host(), false,
+                        Serving(BalancerConfig{{Vip(web), Vip(tls)}},
+                                {Status(web, 0, 2), Status(tls, 2)}));
   EXPECT_THAT(plan.routes,
               ::testing::ElementsAre(R("192.0.2.1", "198.51.100.10")));
   EXPECT_FALSE(plan.vips[0].qualifies);
@@ -169,7 +197,7 @@ TEST(AnnouncePolicy, AddressIsAnnouncedWhileAnyVipOnItQualifies) {
 TEST(AnnouncePolicy, VipWithoutStatusHasNoHealthyBackend) {
   const VipKey key = Key("192.0.2.1");
   const AnnouncePlan plan =
-      PlanAnnouncements(Host(), false, BalancerConfig{{Vip(key)}}, {});
+      PlanAnnouncements(Host(), false, Serving(BalancerConfig{{Vip(key)}}, {}));
   EXPECT_TRUE(plan.routes.empty());
   EXPECT_EQ(plan.vips[0].reason, "too few healthy backends (0 < 1)");
 }
@@ -177,7 +205,7 @@ TEST(AnnouncePolicy, VipWithoutStatusHasNoHealthyBackend) {
 TEST(Announcements, QualifyingVipNotInstalledSaysWhy) {
   const VipKey key = Key("192.0.2.1");
   const AnnouncePlan plan = PlanAnnouncements(
-      Host(), false, BalancerConfig{{Vip(key)}}, {Status(key, 1)});
+      Host(), false, Serving(BalancerConfig{{Vip(key)}}, {Status(key, 1)}));
 
   std::vector<VipAnnouncement> s =
       Announcements(plan, DaemonView{.reachable = false});
@@ -197,7 +225,7 @@ TEST(Announcements, QualifyingVipNotInstalledSaysWhy) {
 TEST(Announcements, RouteStillInstalledForAWithdrawnVipIsReportedAnnounced) {
   const VipKey key = Key("192.0.2.1");
   const AnnouncePlan plan = PlanAnnouncements(
-      Host(), true, BalancerConfig{{Vip(key)}}, {Status(key, 1)});
+      Host(), true, Serving(BalancerConfig{{Vip(key)}}, {Status(key, 1)}));
   const std::vector<VipAnnouncement> s = Announcements(
       plan, DaemonView{.reachable = true,
                        .installed = {R("192.0.2.1", "198.51.100.10")}});
@@ -208,12 +236,37 @@ TEST(Announcements, RouteStillInstalledForAWithdrawnVipIsReportedAnnounced) {
 TEST(AnnouncerWithoutBgp, ReportsWhyNothingIsAnnounced) {
   Announcer announcer(AnnouncerOptions{.dataplane_attached = true});
   const VipKey key = Key("192.0.2.1");
-  announcer.Update(BalancerConfig{{Vip(key)}}, {Status(key, 1)}, false);
+  announcer.Update(Changes(BalancerConfig{{Vip(key)}}, {Status(key, 1)}),
+                   false);
   const BgpStatus status = announcer.Status();
   EXPECT_FALSE(status.configured);
   EXPECT_FALSE(status.daemon_reachable);
   ASSERT_EQ(status.vips.size(), 1u);
   EXPECT_FALSE(status.vips[0].announced);
+  EXPECT_EQ(status.vips[0].reason, "BGP not configured");
+}
+
+TEST(AnnouncerWithoutBgp, UpdatesChangeOnlyTheVipsTheyNameAndTheDrain) {
+  Announcer announcer(AnnouncerOptions{.dataplane_attached = true});
+  const VipKey a = Key("192.0.2.1"), b = Key("192.0.2.2");
+  announcer.Update(
+      Changes(BalancerConfig{{Vip(a), Vip(b)}}, {Status(a, 1), Status(b, 2)}),
+      false);
+  // b changes (3 healthy, needs 2); a is deleted.
+  announcer.Update({{b, VipServing{.healthy_backends = 3, .min_healthy = 2}},
+                    {a, std::nullopt}},
+                   false);
+  BgpStatus status = announcer.Status();
+  ASSERT_EQ(status.vips.size(), 1u);
+  EXPECT_EQ(status.vips[0].vip, b);
+  EXPECT_EQ(status.vips[0].healthy_backends, 3u);
+  EXPECT_EQ(status.vips[0].min_healthy, 2u);
+  EXPECT_FALSE(status.host_drained);
+  announcer.Update({}, true);  // only the drain: b keeps its numbers
+  status = announcer.Status();
+  EXPECT_TRUE(status.host_drained);
+  ASSERT_EQ(status.vips.size(), 1u);
+  EXPECT_EQ(status.vips[0].healthy_backends, 3u);
   EXPECT_EQ(status.vips[0].reason, "BGP not configured");
 }
 

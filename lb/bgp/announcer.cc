@@ -32,11 +32,16 @@ Announcer::~Announcer() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Announcer::Update(const BalancerConfig& config,
-                       const std::vector<VipStatus>& vips, bool host_drained) {
-  AnnouncePlan plan = PlanAnnouncements(facts_, host_drained, config, vips);
+void Announcer::Update(const ServingChanges& changed, bool host_drained) {
   absl::MutexLock lock(&mu_);
-  plan_ = std::move(plan);
+  for (const auto& [key, serving] : changed) {
+    if (serving.has_value()) {
+      serving_[key] = *serving;
+    } else {
+      serving_.erase(key);
+    }
+  }
+  plan_ = PlanAnnouncements(facts_, host_drained, serving_);
   host_drained_ = host_drained;
   has_plan_ = true;
   dirty_ = true;

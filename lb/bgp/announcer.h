@@ -73,10 +73,11 @@ class Announcer {
   Announcer(const Announcer&) = delete;
   Announcer& operator=(const Announcer&) = delete;
 
-  // The state announcement depends on. Cheap and never waits for the
-  // daemon: called under the controller's lock after every change.
-  void Update(const BalancerConfig& config, const std::vector<VipStatus>& vips,
-              bool host_drained);
+  // What changed of the state announcement depends on: the VIPs in
+  // `changed` (created, changed or deleted) and the host drain. Costs the
+  // VIPs' count, never their backends', and never waits for the daemon:
+  // called under the controller's lock after every change.
+  void Update(const ServingChanges& changed, bool host_drained);
 
   BgpStatus Status() const;
 
@@ -100,6 +101,7 @@ class Announcer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool has_plan_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // a plan the thread has not seen
+  std::map<VipKey, VipServing> serving_ ABSL_GUARDED_BY(mu_);
   AnnouncePlan plan_ ABSL_GUARDED_BY(mu_);
   bool host_drained_ ABSL_GUARDED_BY(mu_) = false;
   bool synced_ ABSL_GUARDED_BY(mu_) = false;  // installed_ mirrors the daemon

@@ -36,6 +36,20 @@ VipStatus Healthy(const VipKey& key, int up) {
   return status;
 }
 
+// Every VIP of `config`, with the status of the same key in `vips`.
+ServingChanges Changes(const BalancerConfig& config,
+                       const std::vector<VipStatus>& vips) {
+  ServingChanges changes;
+  for (const VipConfig& vip : config.vips) {
+    const VipStatus* status = nullptr;
+    for (const VipStatus& s : vips) {
+      if (s.key == vip.key) status = &s;
+    }
+    changes.emplace_back(vip.key, ServingOf(vip, status));
+  }
+  return changes;
+}
+
 struct Event {
   std::string vip;
   bool announced;
@@ -106,7 +120,8 @@ class AnnouncerTest : public ::testing::Test {
 
 TEST_F(AnnouncerTest, AnnouncesQualifyingVipsAndThePeerLearnsThem) {
   StartAnnouncer();
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 2)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 2)}),
+                     false);
   ASSERT_TRUE(RibIs(*local_, kBoth));
   // Advertised with the configured next hops, not the session's address.
   ASSERT_TRUE(RibIs(*router_, kBoth, false));
@@ -124,10 +139,12 @@ TEST_F(AnnouncerTest, AnnouncesQualifyingVipsAndThePeerLearnsThem) {
 
 TEST_F(AnnouncerTest, WithdrawsWhenTheLastHealthyBackendFailsAndReannounces) {
   StartAnnouncer();
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}),
+                     false);
   ASSERT_TRUE(RibIs(*router_, kBoth, false));
 
-  announcer_->Update(config_, {Healthy(v4_, 0), Healthy(v6_, 1)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 0), Healthy(v6_, 1)}),
+                     false);
   ASSERT_TRUE(RibIs(*router_, {{"2001:db8::1/128", "2001:db8::10"}}, false));
   ASSERT_TRUE(RibIs(*local_, {{"2001:db8::1/128", "2001:db8::10"}}));
   const BgpStatus status = announcer_->Status();
@@ -139,23 +156,24 @@ TEST_F(AnnouncerTest, WithdrawsWhenTheLastHealthyBackendFailsAndReannounces) {
   EXPECT_EQ(events()[2],
             (Event{"192.0.2.1", false, "too few healthy backends (0 < 1)"}));
 
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}),
+                     false);
   ASSERT_TRUE(RibIs(*router_, kBoth, false));
 }
 
 TEST_F(AnnouncerTest, DrainWithdrawsEverythingAndUndrainAnnouncesAgain) {
   StartAnnouncer();
   const std::vector<VipStatus> healthy = {Healthy(v4_, 1), Healthy(v6_, 1)};
-  announcer_->Update(config_, healthy, false);
+  announcer_->Update(Changes(config_, healthy), false);
   ASSERT_TRUE(RibIs(*router_, kBoth, false));
-  announcer_->Update(config_, healthy, true);
+  announcer_->Update({}, true);  // only the drain changed
   ASSERT_TRUE(RibIs(*router_, {}, false));
   ASSERT_TRUE(RibIs(*local_, {}));
   BgpStatus status = announcer_->Status();
   EXPECT_TRUE(status.host_drained);
   EXPECT_EQ(status.vips[0].reason, "host drained");
   EXPECT_EQ(status.vips[1].reason, "host drained");
-  announcer_->Update(config_, healthy, false);
+  announcer_->Update({}, false);
   ASSERT_TRUE(RibIs(*router_, kBoth, false));
   ASSERT_TRUE(WaitFor([&] { return events().size() == 6; }));
   EXPECT_EQ(events()[2], (Event{"192.0.2.1", false, "host drained"}));
@@ -165,7 +183,8 @@ TEST_F(AnnouncerTest, DrainWithdrawsEverythingAndUndrainAnnouncesAgain) {
 TEST_F(AnnouncerTest, DaemonAbsentAtStartIsReportedThenAnnouncedWhenItAppears) {
   local_->Kill();
   StartAnnouncer();
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}),
+                     false);
   ASSERT_TRUE(
       WaitFor([&] { return !announcer_->Status().last_error.empty(); }));
   BgpStatus status = announcer_->Status();
@@ -180,7 +199,8 @@ TEST_F(AnnouncerTest, DaemonAbsentAtStartIsReportedThenAnnouncedWhenItAppears) {
 
 TEST_F(AnnouncerTest, RestartedDaemonGetsItsRoutesBack) {
   StartAnnouncer();
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}),
+                     false);
   ASSERT_TRUE(RibIs(*local_, kBoth));
   ASSERT_TRUE(WaitFor([&] { return events().size() == 2; }));
 
@@ -208,7 +228,8 @@ TEST_F(AnnouncerTest, ReconcileRemovesStaleOwnPathsAndLeavesOthersAlone) {
       WaitFor([&] { return local_->Rib().contains("203.0.113.77/32"); }));
 
   StartAnnouncer();
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 0)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 0)}),
+                     false);
   ASSERT_TRUE(RibIs(*local_, {{"192.0.2.1/32", "198.51.100.10"},
                               {"203.0.113.9/32", "198.51.100.99"}}));
   EXPECT_TRUE(local_->Rib().contains("203.0.113.77/32"));
@@ -227,7 +248,8 @@ TEST_F(AnnouncerTest, NothingIsTouchedBeforeThePlanNorWithdrawnOnStop) {
               ElementsAre(Pair("192.0.2.1/32", "198.51.100.10")));
 
   StartAnnouncer();
-  announcer_->Update(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}, false);
+  announcer_->Update(Changes(config_, {Healthy(v4_, 1), Healthy(v6_, 1)}),
+                     false);
   ASSERT_TRUE(RibIs(*local_, kBoth));
   announcer_.reset();  // as xlbd stopping (or killed)
   EXPECT_EQ(local_->Rib(true), kBoth);
