@@ -77,10 +77,11 @@ class BgpApiTest : public ::testing::Test {
   // VipAnnounced events held by the agent, as "VIP announced|reason".
   std::vector<std::string> Announcements() {
     std::vector<std::string> out;
-    for (const v1::Event& e :
-         harness_->controller().events().ReadAfter(0).events) {
-      if (!e.has_vip_announced()) continue;
-      const v1::VipAnnounced& a = e.vip_announced();
+    const agent::EventLog& log = harness_->controller().events();
+    for (uint64_t seen = 0; seen < log.last_sequence(); ++seen) {
+      const agent::EventLog::Next next = log.ReadNext(seen);
+      if (next.event == nullptr || !next.event->has_vip_announced()) continue;
+      const v1::VipAnnounced& a = next.event->vip_announced();
       out.push_back(absl::StrCat(a.vip().address(), ":", a.vip().port(), " ",
                                  a.announced() ? "announced" : a.reason()));
     }
