@@ -184,6 +184,8 @@ TEST_F(BgpApiTest, InvalidAnnounceSettingChangesNothingInTheDaemon) {
   CreateCheckedVip();
   ASSERT_TRUE(SetHealth(true).ok());
   ASSERT_TRUE(RibIs(kAnnounced));
+  // gobgpd may show the path before its AddPath call has returned.
+  ASSERT_TRUE(WaitFor([&] { return Status().announcements() == 1; }));
   const uint64_t generation = harness_->controller().generation();
   grpc::ClientContext context;
   v1::UpdateVipRequest request;
