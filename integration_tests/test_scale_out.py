@@ -235,10 +235,15 @@ class ScaleOutTest(unittest.TestCase):
 
     def stalled_until(self, result, since):
         """Seconds from `since` until the last connection that stalled at
-        that moment answered again (0: none stalled)."""
+        that moment answered again (0: none stalled). A stalled connection
+        was waiting at `since`, or sent before the router's route changed
+        (within tens of ms): its reported gap (over 2.5 request intervals)
+        starts at most an interval after `since` and ends after it. Gaps
+        that start later are the client's own scheduling, not the event."""
         interval = 0.1
         ends = [end for start, end in result["gaps"]
-                if since - 3 * interval < start < since + 2]
+                if since - 3 * interval < start < since + interval
+                and end > since]
         return max(ends) - since if ends else 0.0
 
     def kill_host(self, host, how):
