@@ -230,6 +230,15 @@ std::vector<Case> Cases() {
           },
           Code::INVALID_ARGUMENT,
           "vip.settings.syn_rate_limit: 1000: only a TCP VIP"),
+      // The harness's maps hold 64 backends: a VIP has at most 63.
+      CreateCase(
+          "AnnounceMinHealthyAboveMostBackends",
+          [](v1::Vip& v) {
+            v.mutable_settings()->set_announce_min_healthy(64);
+          },
+          Code::INVALID_ARGUMENT,
+          "vip.settings.announce_min_healthy: 64 exceeds the most backends a "
+          "VIP can have on this agent (63): it could never be met"),
       CheckCase(
           "CheckTypeMissing",
           [](v1::HealthCheck& h) {
@@ -475,6 +484,13 @@ std::vector<Case> Cases() {
          });
        },
        Code::INVALID_ARGUMENT, "settings.syn_rate_limit: 4000000000 exceeds"},
+      {"UpdateAnnounceMinHealthyTooLarge",
+       [](Stub& stub) {
+         return UpdateVip(stub, [](v1::UpdateVipRequest& r) {
+           r.mutable_settings()->set_announce_min_healthy(4000000000u);
+         });
+       },
+       Code::INVALID_ARGUMENT, "settings.announce_min_healthy: 4000000000"},
       {"UpdateWithStaleGeneration",
        [](Stub& stub) {
          return UpdateVip(stub, [](v1::UpdateVipRequest& r) {
@@ -588,6 +604,17 @@ std::vector<Case> Cases() {
          });
        },
        Code::INVALID_ARGUMENT, "config.vips[0].backends[1].address: \"x\""},
+      {"SetConfigAnnounceMinHealthyTooLarge",
+       [](Stub& stub) {
+         return SetConfig(stub, [](v1::SetConfigRequest& r) {
+           r.mutable_config()
+               ->mutable_vips(0)
+               ->mutable_settings()
+               ->set_announce_min_healthy(100);
+         });
+       },
+       Code::INVALID_ARGUMENT,
+       "config.vips[0].settings.announce_min_healthy: 100"},
       {"SetConfigTooManyVips",
        [](Stub& stub) {
          return SetConfig(stub, [](v1::SetConfigRequest& r) {

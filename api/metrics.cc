@@ -218,6 +218,24 @@ std::string RenderMetrics(const MetricsSnapshot& s) {
     absl::StrAppend(&out, "xlb_api_requests_total{method=\"", Label(key.first),
                     "\",code=\"", Label(key.second), "\"} ", value, "\n");
   }
+  if (s.bgp.configured) {
+    Header(out, "xlb_bgp_daemon_up", "gauge",
+           "1 when gobgpd answers and holds xlbd's paths in sync, else 0.");
+    absl::StrAppend(&out, "xlb_bgp_daemon_up ", s.bgp.daemon_reachable ? 1 : 0,
+                    "\n");
+    Header(out, "xlb_bgp_announced_vips", "gauge",
+           "VIPs whose address this host announces over BGP.");
+    absl::StrAppend(&out, "xlb_bgp_announced_vips ", s.bgp.announced_vips(),
+                    "\n");
+    Header(out, "xlb_bgp_announcements_total", "counter",
+           "Paths added to gobgpd since xlbd started.");
+    absl::StrAppend(&out, "xlb_bgp_announcements_total ", s.bgp.announcements,
+                    "\n");
+    Header(out, "xlb_bgp_withdrawals_total", "counter",
+           "Paths withdrawn from gobgpd since xlbd started.");
+    absl::StrAppend(&out, "xlb_bgp_withdrawals_total ", s.bgp.withdrawals,
+                    "\n");
+  }
   Header(out, "xlb_uptime_seconds", "gauge", "Seconds since xlbd started.");
   absl::StrAppend(&out, "xlb_uptime_seconds ", s.uptime_seconds, "\n");
   return out;

@@ -19,6 +19,11 @@
 //   xlb_config_generation                      desired-config generation
 //   xlb_api_requests_total{method,code}        API calls answered
 //   xlb_uptime_seconds                         since xlbd started
+//   With BGP announcement configured (xlbd --bgp-api):
+//   xlb_bgp_daemon_up                          1: gobgpd reached and in sync
+//   xlb_bgp_announced_vips                     VIPs whose route is announced
+//   xlb_bgp_announcements_total, xlb_bgp_withdrawals_total
+//       paths added to and withdrawn from gobgpd since xlbd started
 #ifndef XLB_API_METRICS_H_
 #define XLB_API_METRICS_H_
 
@@ -32,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "lb/agent/controller.h"
 #include "lb/agent/health_sync.h"
+#include "lb/bgp/announcer.h"
 #include "lb/model/model.h"
 #include "xlb/v1/xlb.pb.h"
 
@@ -46,6 +52,7 @@ struct MetricsSnapshot {
   std::vector<agent::HealthSync::ProbeCounts>
       health_probes;  // empty: no checker
   std::map<std::pair<std::string, std::string>, uint64_t> requests;
+  bgp::BgpStatus bgp;  // nothing rendered unless configured
   uint64_t generation = 0;
   double uptime_seconds = 0;
 };

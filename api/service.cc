@@ -80,11 +80,13 @@ RequestCounters::Snapshot() const {
 LoadBalancerService::LoadBalancerService(agent::Controller* controller,
                                          Dataplane* dataplane, AgentInfo info,
                                          RequestCounters* counters,
-                                         size_t max_event_watchers)
+                                         size_t max_event_watchers,
+                                         const bgp::Announcer* announcer)
     : controller_(controller),
       dataplane_(dataplane),
       info_(std::move(info)),
       counters_(counters),
+      announcer_(announcer),
       event_streams_(&controller->events(), max_event_watchers) {}
 
 template <typename Fn>
@@ -376,6 +378,22 @@ grpc::Status LoadBalancerService::GetStatus(grpc::ServerContext*,
         }
       }
     }
+    bgp::BgpStatus bgp;
+    if (announcer_ != nullptr) bgp = announcer_->Status();
+    bgp.host_drained = controller_->host_drained();
+    *response->mutable_bgp() = agent::BgpStatusToProto(bgp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status LoadBalancerService::SetHostDrain(
+    grpc::ServerContext*, const v1::SetHostDrainRequest* request,
+    v1::SetHostDrainResponse* response) {
+  return Handle("SetHostDrain", [&]() -> absl::Status {
+    absl::StatusOr<bool> was_drained =
+        controller_->SetHostDrain(request->drained());
+    if (!was_drained.ok()) return was_drained.status();
+    response->set_was_drained(*was_drained);
     return absl::OkStatus();
   });
 }

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "api/event_stream.h"
 #include "lb/agent/controller.h"
+#include "lb/bgp/announcer.h"
 #include "lb/dataplane/dataplane.h"
 #include "xlb/v1/xlb.grpc.pb.h"
 
@@ -49,12 +50,14 @@ class LoadBalancerService final
     : public v1::LoadBalancer::WithCallbackMethod_WatchEvents<
           v1::LoadBalancer::Service> {
  public:
-  // `dataplane` may be null (stats are then unavailable); everything must
-  // outlive the service, and the service must outlive the gRPC server it
-  // is registered with.
+  // `dataplane` may be null (stats are then unavailable), and so may
+  // `announcer` (GetStatus then reports BGP as not configured); everything
+  // must outlive the service, and the service must outlive the gRPC server
+  // it is registered with.
   LoadBalancerService(agent::Controller* controller, Dataplane* dataplane,
                       AgentInfo info, RequestCounters* counters,
-                      size_t max_event_watchers = kDefaultMaxEventWatchers);
+                      size_t max_event_watchers = kDefaultMaxEventWatchers,
+                      const bgp::Announcer* announcer = nullptr);
 
   grpc::Status CreateVip(grpc::ServerContext*, const v1::CreateVipRequest*,
                          v1::CreateVipResponse*) override;
@@ -79,6 +82,9 @@ class LoadBalancerService final
                         v1::GetStatsResponse*) override;
   grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
                          v1::GetStatusResponse*) override;
+  grpc::Status SetHostDrain(grpc::ServerContext*,
+                            const v1::SetHostDrainRequest*,
+                            v1::SetHostDrainResponse*) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(
       grpc::CallbackServerContext*, const v1::WatchEventsRequest*) override;
 
@@ -93,6 +99,7 @@ class LoadBalancerService final
   Dataplane* const dataplane_;
   const AgentInfo info_;
   RequestCounters* const counters_;
+  const bgp::Announcer* const announcer_;
   EventStreams event_streams_;
 };
 

@@ -16,10 +16,15 @@ packages=(
   # control plane
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev libssl-dev openssl libcli11-dev libyaml-cpp-dev libmicrohttpd-dev
+  # BGP announcement: gobgpd, and the .proto files of its API (C++ stubs are
+  # generated from them at build time)
+  gobgpd golang-github-osrg-gobgp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab: namespaces, veth, offload settings, test servers and clients
   iproute2 ethtool python3 curl procps util-linux kmod
+  # scale-out lab: the router's BGP daemon (each LB host runs gobgpd, above)
+  bird2
 )
 
 missing=()

@@ -43,9 +43,12 @@ absl::Status ApiHarness::StartAgent() {
               .flow_hash_seed = options_.flow_hash_seed});
   if (!controller.ok()) return controller.status();
   controller_ = *std::move(controller);
+  if (options_.bgp.has_value()) {
+    announcer_ = agent::StartAnnouncer(controller_.get(), *options_.bgp);
+  }
   service_ = std::make_unique<LoadBalancerService>(
       controller_.get(), nullptr, AgentInfo{.version = "test"}, &counters_,
-      options_.max_event_watchers);
+      options_.max_event_watchers, announcer_.get());
   absl::StatusOr<std::unique_ptr<ApiServer>> server = ApiServer::Start(
       ListenerOptions{.unix_socket = socket_}, {service_.get()});
   if (!server.ok()) return server.status();
@@ -63,6 +66,8 @@ void ApiHarness::Stop() {
   if (server_ != nullptr) server_->Shutdown();
   server_.reset();
   service_.reset();
+  if (controller_ != nullptr) controller_->SetServingObserver(nullptr);
+  announcer_.reset();
   controller_.reset();
   balancer_.reset();
 }

@@ -6,12 +6,14 @@
 #define XLB_API_TESTING_API_FIXTURE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "lb/agent/controller.h"
+#include "lb/bgp/announcer.h"
 #include "lb/dataplane/in_memory_maps.h"
 #include "lb/model/model.h"
 #include "lb/state/state.h"
@@ -31,6 +33,9 @@ class ApiHarness {
     size_t event_capacity = 4096;
     size_t max_event_watchers = kDefaultMaxEventWatchers;
     uint32_t flow_hash_seed = 0;  // as xlbd --hash-seed
+    // Set: each agent start runs an announcer with these options, wired as
+    // xlbd wires it, and GetStatus reports it.
+    std::optional<bgp::AnnouncerOptions> bgp;
   };
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<ApiHarness>> Start() {
@@ -48,6 +53,7 @@ class ApiHarness {
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   InMemoryMaps& maps() { return maps_; }
   agent::Controller& controller() { return *controller_; }
+  bgp::Announcer* announcer() { return announcer_.get(); }
   const std::string& dir() const { return dir_; }
   const std::string& socket_path() const { return socket_; }
   const std::string& state_path() const { return state_path_; }
@@ -64,6 +70,7 @@ class ApiHarness {
   std::unique_ptr<StateFile> state_file_;
   std::unique_ptr<Balancer> balancer_;
   std::unique_ptr<agent::Controller> controller_;
+  std::unique_ptr<bgp::Announcer> announcer_;
   RequestCounters counters_;
   std::unique_ptr<LoadBalancerService> service_;
   std::unique_ptr<ApiServer> server_;

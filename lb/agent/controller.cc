@@ -44,6 +44,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
       new Controller(balancer, std::move(options)));
   BalancerConfig config;
   uint64_t generation = 0;
+  bool host_drained = false;
   if (const StateFile* file = controller->options_.state_file) {
     absl::StatusOr<std::optional<v1::PersistedState>> loaded = file->Load();
     if (!loaded.ok()) return loaded.status();
@@ -61,10 +62,12 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
       }
       config = *std::move(parsed);
       generation = (*loaded)->generation();
+      host_drained = (*loaded)->host_drained();
       LogInfo("state", "loaded desired state",
               {{"path", file->path()},
                {"generation", generation},
-               {"vips", config.vips.size()}});
+               {"vips", config.vips.size()},
+               {"host_drained", host_drained}});
     } else {
       LogInfo("state", "no state file: first start, empty configuration",
               {{"path", file->path()}});
@@ -81,21 +84,26 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(
   }
   absl::MutexLock lock(&controller->mu_);
   controller->generation_ = generation;
+  controller->host_drained_ = host_drained;
   return controller;
+}
+
+absl::Status Controller::SaveSnapshot(uint64_t generation) {
+  if (options_.state_file == nullptr) return absl::OkStatus();
+  v1::PersistedState state;
+  state.set_generation(generation);
+  *state.mutable_config() = ConfigToProto(balancer_->desired_config());
+  TimeToProto(absl::Now(), state.mutable_saved_at());
+  state.set_writer_version(options_.version);
+  state.set_host_drained(host_drained_);
+  return options_.state_file->Save(state);
 }
 
 absl::Status Controller::Persist(uint64_t generation,
                                  const std::vector<VipKey>& changed_vips) {
   StateFile* file = options_.state_file;
   if (file == nullptr) return absl::OkStatus();
-  if (file->needs_snapshot()) {
-    v1::PersistedState state;
-    state.set_generation(generation);
-    *state.mutable_config() = ConfigToProto(balancer_->desired_config());
-    TimeToProto(absl::Now(), state.mutable_saved_at());
-    state.set_writer_version(options_.version);
-    return file->Save(state);
-  }
+  if (file->needs_snapshot()) return SaveSnapshot(generation);
   // Only what changed: the VIPs the change set created, changed or deleted.
   v1::StateChange change;
   change.set_generation(generation);
@@ -109,6 +117,56 @@ absl::Status Controller::Persist(uint64_t generation,
   }
   TimeToProto(absl::Now(), change.mutable_saved_at());
   return file->Append(change);
+}
+
+void Controller::NotifyServing(const std::vector<VipKey>& vips) {
+  if (!serving_observer_) return;
+  bgp::ServingChanges changes;
+  changes.reserve(vips.size());
+  for (const VipKey& key : vips) {
+    absl::StatusOr<VipConfig> config = balancer_->GetVipConfig(key);
+    if (!config.ok()) {
+      changes.emplace_back(key, std::nullopt);  // deleted
+      continue;
+    }
+    absl::StatusOr<VipStatus> status = balancer_->GetVipStatus(key);
+    changes.emplace_back(
+        key, bgp::ServingOf(*config, status.ok() ? &*status : nullptr));
+  }
+  serving_observer_(changes, host_drained_);
+}
+
+void Controller::SetServingObserver(ServingObserver observer) {
+  absl::MutexLock lock(&mu_);
+  serving_observer_ = std::move(observer);
+  if (!serving_observer_) return;
+  std::vector<VipKey> all;
+  for (const VipStatus& vip : balancer_->ListVipStatus())
+    all.push_back(vip.key);
+  NotifyServing(all);
+}
+
+absl::StatusOr<bool> Controller::SetHostDrain(bool drained) {
+  absl::MutexLock lock(&mu_);
+  const bool was_drained = host_drained_;
+  if (was_drained == drained) return was_drained;
+  host_drained_ = drained;
+  if (absl::Status saved = SaveSnapshot(generation_); !saved.ok()) {
+    host_drained_ = was_drained;
+    LogError("state", "persisting the host drain failed; nothing changed",
+             {{"error", saved.message()}});
+    return absl::UnavailableError(
+        absl::StrCat("persisting the host drain failed, nothing changed: ",
+                     saved.message()));
+  }
+  LogInfo("api", drained ? "host drained" : "host undrained", {});
+  NotifyServing({});
+  return was_drained;
+}
+
+bool Controller::host_drained() const {
+  absl::MutexLock lock(&mu_);
+  return host_drained_;
 }
 
 absl::StatusOr<uint64_t> Controller::Change(const ChangeSet& changes,
@@ -166,6 +224,7 @@ absl::StatusOr<uint64_t> Controller::ChangeLocked(
     *config_changed->add_vips() = VipKeyToProto(key);
   }
   events_.Append(std::move(event));
+  NotifyServing(vips);
   LogInfo("api", "configuration changed",
           {{"generation", next}, {"method", method}, {"vips", vips.size()}});
   changed_vips = std::move(vips);
@@ -214,6 +273,7 @@ absl::Status Controller::SetHealth(const VipKey& vip, const IpAddress& backend,
   changed->set_ring_digest(ring_digest);
   changed->set_ring_changed(ring_changed);
   events_.Append(std::move(event));
+  NotifyServing({vip});
   LogInfo("health", healthy ? "backend up" : "backend down",
           {{"vip", vip.ToString()},
            {"backend", backend.ToString()},
@@ -280,6 +340,19 @@ std::vector<VipStatus> Controller::ListVipStatus() const {
 std::vector<BackendStatus> Controller::ListBackendStatus() const {
   absl::MutexLock lock(&mu_);
   return balancer_->ListBackendStatus();
+}
+
+std::unique_ptr<bgp::Announcer> StartAnnouncer(Controller* controller,
+                                               bgp::AnnouncerOptions options) {
+  options.on_change = [controller](const bgp::VipAnnouncement& a) {
+    controller->events().Append(VipAnnouncedEvent(a));
+  };
+  auto announcer = std::make_unique<bgp::Announcer>(std::move(options));
+  controller->SetServingObserver(
+      [a = announcer.get()](const bgp::ServingChanges& changed, bool drained) {
+        a->Update(changed, drained);
+      });
+  return announcer;
 }
 
 }  // namespace xlb::agent

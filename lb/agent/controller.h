@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lb/agent/events.h"
+#include "lb/bgp/announcer.h"
 #include "lb/health/probe_outcome.h"
 #include "lb/model/model.h"
 #include "lb/state/state.h"
@@ -82,6 +83,22 @@ class Controller {
     config_change_hook_ = std::move(hook);
   }
 
+  // What decides which VIPs are announced over BGP: each VIP's
+  // announce_min_healthy and healthy backends, and the host drain. The
+  // observer is called at once with every VIP, then under the lock after
+  // every change with the VIPs it changed (a configuration change's VIPs,
+  // a health transition's VIP, none for SetHostDrain), in order; it must
+  // not block or call back into the controller. Set before serving.
+  using ServingObserver =
+      std::function<void(const bgp::ServingChanges& changed, bool drained)>;
+  void SetServingObserver(ServingObserver observer);
+
+  // Drains (true) or undrains the host: persisted with the state, does not
+  // change the generation. Returns whether it was drained before. On a
+  // failure to persist nothing changes (Unavailable).
+  absl::StatusOr<bool> SetHostDrain(bool drained);
+  bool host_drained() const;
+
   // The health checker's verdict on one backend of one VIP. Takes effect in
   // the maps before returning. When the health changed: records a
   // HealthChanged event with the verdict's reason, detail and latency and
@@ -113,11 +130,17 @@ class Controller {
  private:
   Controller(Balancer* balancer, ControllerOptions options);
 
+  // The whole state as a snapshot (the host drain included).
+  absl::Status SaveSnapshot(uint64_t generation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the change to `generation` durable: the VIPs in `changed_vips`
   // (created, changed or deleted), or the whole state when the state file
   // asks for a snapshot.
   absl::Status Persist(uint64_t generation,
                        const std::vector<VipKey>& changed_vips)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the serving observer about `vips` (and the host drain).
+  void NotifyServing(const std::vector<VipKey>& vips)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Change without the hook; `changed_vips` gets the VIPs whose
   // configuration changed (none: the generation did not move).
@@ -130,12 +153,20 @@ class Controller {
   const DataplaneLimits limits_;
   mutable absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool host_drained_ ABSL_GUARDED_BY(mu_) = false;
+  ServingObserver serving_observer_ ABSL_GUARDED_BY(mu_);
   // (vip, backend, to_healthy) -> transitions.
   std::map<std::tuple<VipKey, IpAddress, bool>, uint64_t> transitions_
       ABSL_GUARDED_BY(mu_);
   EventLog events_;
   std::function<void(const std::vector<VipKey>&)> config_change_hook_;
 };
+
+// An announcer fed by `controller`: every change reaches it through the
+// serving observer, and every announce and withdraw becomes a VipAnnounced
+// event. Call controller->SetServingObserver(nullptr) before destroying it.
+std::unique_ptr<bgp::Announcer> StartAnnouncer(Controller* controller,
+                                               bgp::AnnouncerOptions options);
 
 }  // namespace xlb::agent
 

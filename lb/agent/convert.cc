@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lb/agent/events.h"
 #include "lb/maglev/maglev.h"
 
 namespace xlb::agent {
@@ -266,6 +267,9 @@ absl::StatusOr<VipSettings> VipSettingsFromProto(
   out.echo_reply = settings.echo_reply();
   out.syn_rate_limit = settings.syn_rate_limit();
   out.min_healthy_fraction = settings.min_healthy_fraction();
+  if (settings.has_announce_min_healthy()) {
+    out.announce_min_healthy = settings.announce_min_healthy();
+  }
   if (settings.has_health_check()) {
     absl::StatusOr<HealthCheckSpec> hc = HealthCheckFromProto(
         settings.health_check(), vip, FieldPath(path, "health_check"));
@@ -409,6 +413,7 @@ v1::VipSettings VipSettingsToProto(const VipSettings& settings) {
   out.set_echo_reply(settings.echo_reply);
   out.set_syn_rate_limit(settings.syn_rate_limit);
   out.set_min_healthy_fraction(settings.min_healthy_fraction);
+  out.set_announce_min_healthy(settings.announce_min_healthy);
   if (settings.health_check.has_value()) {
     *out.mutable_health_check() = HealthCheckToProto(*settings.health_check);
   }
@@ -481,6 +486,40 @@ v1::BackendState BackendStateToProto(BackendState state) {
       return v1::BACKEND_STATE_DOWN;
   }
   return v1::BACKEND_STATE_UNSPECIFIED;
+}
+
+v1::BgpStatus BgpStatusToProto(const bgp::BgpStatus& status) {
+  v1::BgpStatus out;
+  out.set_configured(status.configured);
+  out.set_api_address(status.api_address);
+  out.set_daemon_reachable(status.daemon_reachable);
+  out.set_last_error(status.last_error);
+  if (!status.last_error.empty()) {
+    TimeToProto(status.last_error_time, out.mutable_last_error_time());
+  }
+  out.set_host_drained(status.host_drained);
+  if (status.next_hop_v4) out.set_next_hop_v4(status.next_hop_v4->ToString());
+  if (status.next_hop_v6) out.set_next_hop_v6(status.next_hop_v6->ToString());
+  out.set_announcements(status.announcements);
+  out.set_withdrawals(status.withdrawals);
+  for (const bgp::VipAnnouncement& vip : status.vips) {
+    v1::BgpVipStatus* v = out.add_vips();
+    *v->mutable_key() = VipKeyToProto(vip.vip);
+    v->set_announced(vip.announced);
+    v->set_reason(vip.reason);
+    v->set_healthy_backends(vip.healthy_backends);
+    v->set_announce_min_healthy(vip.min_healthy);
+  }
+  return out;
+}
+
+v1::Event VipAnnouncedEvent(const bgp::VipAnnouncement& announcement) {
+  v1::Event event;
+  v1::VipAnnounced* a = event.mutable_vip_announced();
+  *a->mutable_vip() = VipKeyToProto(announcement.vip);
+  a->set_announced(announcement.announced);
+  a->set_reason(announcement.reason);
+  return event;
 }
 
 }  // namespace xlb::agent

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "lb/bgp/announcer.h"
 #include "lb/dataplane/dataplane_maps.h"
 #include "lb/health/probe_outcome.h"
 #include "lb/model/model.h"
@@ -49,6 +50,9 @@ v1::Config ConfigToProto(const BalancerConfig& config);
 v1::BackendState BackendStateToProto(BackendState state);
 v1::ProbeOutcome ProbeOutcomeToProto(health::ProbeOutcome outcome);
 void DurationToProto(absl::Duration d, google::protobuf::Duration* out);
+v1::BgpStatus BgpStatusToProto(const bgp::BgpStatus& status);
+// The VipAnnounced event of one announce or withdraw.
+v1::Event VipAnnouncedEvent(const bgp::VipAnnouncement& announcement);
 
 // "field" under `path`: "path.field", or "field" when path is empty.
 std::string FieldPath(absl::string_view path, absl::string_view field);

@@ -75,6 +75,9 @@ inline constexpr absl::Duration kMinHealthInterval = absl::Milliseconds(100);
 inline constexpr absl::Duration kMaxHealthInterval = absl::Hours(1);
 // Below this fraction of healthy backends a VIP fails open (see VipSettings).
 inline constexpr double kDefaultMinHealthyFraction = 0.0;
+// A VIP's route is announced over BGP while it has at least this many
+// healthy backends (see VipSettings::announce_min_healthy).
+inline constexpr uint32_t kDefaultAnnounceMinHealthy = 1;
 
 // Per-backend exceptions to the VIP's HealthCheckSpec; unset fields
 // inherit. The effective values (override, else spec) obey the spec's
@@ -134,6 +137,11 @@ struct VipSettings {
   double min_healthy_fraction = kDefaultMinHealthyFraction;
   // Without a health check every backend counts as healthy.
   std::optional<HealthCheckSpec> health_check;
+  // With BGP announcement (lb/bgp/), the VIP's address is announced only
+  // while at least this many backends are healthy and in the ring; 0
+  // announces it whenever the data plane is attached. At most
+  // limits.max_backends - 1 (more could never be met).
+  uint32_t announce_min_healthy = kDefaultAnnounceMinHealthy;
 
   bool operator==(const VipSettings&) const = default;
 };

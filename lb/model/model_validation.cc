@@ -431,6 +431,16 @@ absl::Status ValidateVipSettings(const VipSettings& settings, const VipKey& vip,
         path, "min_healthy_fraction",
         absl::StrCat(settings.min_healthy_fraction, " is outside [0, 1]"));
   }
+  // Index 0 of the backends map is reserved, so a VIP has at most
+  // max_backends - 1 backends.
+  if (settings.announce_min_healthy > limits.max_backends - 1) {
+    return Invalid(
+        path, "announce_min_healthy",
+        absl::StrCat(
+            settings.announce_min_healthy,
+            " exceeds the most backends a VIP can have on this agent (",
+            limits.max_backends - 1, "): it could never be met"));
+  }
   if (settings.health_check.has_value()) {
     return ValidateHealthCheck(*settings.health_check, vip,
                                Field(path, "health_check"));

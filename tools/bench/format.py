@@ -303,6 +303,95 @@ def e2e_section(d):
     return out + [""]
 
 
+# (figure, what it is) in the order the scale-out table shows them.
+SCALE_OUT_ROWS = [
+    ("announce_to_route_s", "VIP added on a host (`xlbctl vip add`) → its next hop in the router's route"),
+    ("withdraw_to_route_gone_s", "VIP deleted on a host (`xlbctl vip del`) → its next hop gone"),
+    ("last_backend_down_to_route_gone_s", "last healthy backend stops (HTTP check every 200 ms, fall 2) → route gone"),
+    ("drain_to_route_gone_s", "`xlbctl host drain` → the host's next hop gone"),
+    ("undrain_to_route_s", "`xlbctl host undrain` → back"),
+    ("host_lost_xdp_to_route_gone_s", "host dies (gobgpd and xlbd SIGKILLed, XDP program gone) → its next hop gone"),
+    ("host_lost_xdp_to_bgp_withdrawn_s", "… → its path gone from the router's BGP daemon"),
+    ("host_lost_xdp_to_traffic_restored_s", "… → every stalled connection answers again"),
+    ("host_lost_link_to_route_gone_s", "host dies (its link goes down, gobgpd and xlbd SIGKILLed) → its next hop unused"),
+    ("host_lost_link_to_bgp_withdrawn_s", "… → its path gone from the router's BGP daemon"),
+    ("host_lost_link_to_traffic_restored_s", "… → every stalled connection answers again"),
+    ("host_joined_to_route_s", "dead host back (gobgpd, then a fresh xlbd started) → its next hop in the route"),
+    ("host_joined_to_traffic_restored_s", "… → every stalled connection answers again"),
+    ("bgp_daemon_restart_to_route_s", "gobgpd restarted on a host → xlbd re-announced, next hop back"),
+    ("bgp_daemon_appeared_to_route_s", "gobgpd started after xlbd (absent at xlbd's start) → next hop in the route"),
+]
+GAP_ROWS = [
+    ("host_lost_xdp_longest_gap_per_connection_s", "host dies, XDP program gone"),
+    ("host_lost_link_longest_gap_per_connection_s", "host dies, link down"),
+]
+GAP_BUCKETS = [0.15, 0.25, 0.5, 1.0, 3.0]
+
+
+def gap_bucket_labels():
+    bounds = [b * 1000 for b in GAP_BUCKETS]
+    return ([f"≤ {bounds[0]:.0f} ms"] +
+            [f"{lo:.0f}–{hi:.0f} ms" for lo, hi in zip(bounds, bounds[1:])] +
+            [f"> {bounds[-1]:.0f} ms"])
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.0f}"
+
+
+def scale_out_section(d):
+    out = ["## Scale-out convergence (lab: 3 LB hosts, BGP, ECMP)", ""]
+    if not d or not d.get("figures"):
+        return out + ["| measurement | result |", "| --- | --- |",
+                      "| announce, withdraw, host lost and joined | **not measured** "
+                      "(scale_out failed or was skipped) |", ""]
+    f = d["figures"]
+    out += [f"`tools/bench/scale_out`: the end-to-end scale-out test run with every "
+            f"measured cycle run {d['rounds']} time(s). {d['hosts']} LB hosts, each "
+            f"xlbd announcing through its own gobgpd to a bird2 router that installs one "
+            f"ECMP route (5-tuple hash); times from the action to the router's kernel "
+            f"route (`ip monitor`), and for connections from the action to the last "
+            f"answer of a connection that stalled ({d['connections']} keep-alive "
+            f"connections, one request every 100 ms each). Method: docs/benchmarks.md.", ""]
+    if not d.get("tests_passed", True):
+        out += ["**The scale-out tests failed in this run**: the figures are those "
+                "measured before the failure.", ""]
+    out += ["| measurement | samples | median ms | p90 ms | max ms |",
+            "| --- | ---: | ---: | ---: | ---: |"]
+    for key, label in SCALE_OUT_ROWS:
+        v = f.get(key)
+        if not v:
+            out.append(f"| {label} | **not measured** | | | |")
+            continue
+        out.append(f"| {label} | {len(v)} | {ms(percentile(v, 50))} | "
+                   f"{ms(percentile(v, 90))} | {ms(max(v))} |")
+    out += ["", "Longest time without an answer, per connection, over a host's "
+            "death and return (a request every 100 ms: 100 ms is no stall):", "",
+            "| event | connections | median ms | p90 ms | p99 ms | max ms | " +
+            " | ".join(gap_bucket_labels()) + " |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | " +
+            " | ".join("---:" for _ in GAP_BUCKETS) + " | ---: |"]
+    for key, label in GAP_ROWS:
+        v = f.get(key)
+        if not v:
+            out.append(f"| {label} | **not measured** |" + " |" * (4 + len(GAP_BUCKETS) + 1))
+            continue
+        counts, low = [], 0.0
+        for b in GAP_BUCKETS:
+            counts.append(sum(1 for x in v if low < x <= b))
+            low = b
+        counts.append(sum(1 for x in v if x > GAP_BUCKETS[-1]))
+        out.append(f"| {label} | {len(v)} | {ms(percentile(v, 50))} | "
+                   f"{ms(percentile(v, 90))} | {ms(percentile(v, 99))} | {ms(max(v))} | " +
+                   " | ".join(str(c) for c in counts) + " |")
+    return out + [""]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--machine", required=True)
@@ -316,6 +405,7 @@ def main():
     p.add_argument("--health")
     p.add_argument("--memory")
     p.add_argument("--e2e")
+    p.add_argument("--scale-out")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     machine = load_json(a.machine)
@@ -342,6 +432,7 @@ def main():
     out += health_section(a.health)
     out += memory_section(a.memory)
     out += e2e_section(load_json(a.e2e))
+    out += scale_out_section(load_json(a.scale_out))
     with open(a.out, "w") as f:
         f.write("\n".join(out).rstrip() + "\n")
 

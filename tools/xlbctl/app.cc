@@ -86,6 +86,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddStatsCommand(*app, ctx);
   AddEventsCommand(*app, ctx);
   AddConfigCommands(*app, ctx);
+  AddBgpCommands(*app, ctx);
   AddVersionCommand(*app, ctx);
   AddCompletionCommand(*app, ctx);
 
@@ -101,6 +102,10 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddGroupFooter(app.get(), "health",
                  "  xlbctl health set 192.0.2.10:80/tcp --type tcp\n"
                  "  xlbctl health show");
+  AddGroupFooter(app.get(), "bgp", "  xlbctl bgp status\n");
+  AddGroupFooter(app.get(), "host",
+                 "  xlbctl host drain\n"
+                 "  xlbctl host undrain");
   AddGroupFooter(app.get(), "config",
                  "  xlbctl config get -f lb.yaml\n"
                  "  xlbctl config apply -f lb.yaml --dry-run");

@@ -167,6 +167,9 @@ v1::Vip NormalizeVip(const v1::Vip& vip) {
     settings->set_hash_mode(v1::HASH_MODE_FIVE_TUPLE);
   }
   if (settings->ring_size() == 0) settings->set_ring_size(kDefaultRingSize);
+  if (!settings->has_announce_min_healthy()) {
+    settings->set_announce_min_healthy(1);
+  }
   if (settings->has_health_check()) {
     v1::HealthCheck* hc = settings->mutable_health_check();
     SetDurationIfUnset(hc->mutable_interval(), 5);

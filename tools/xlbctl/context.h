@@ -99,6 +99,8 @@ void AddHealthCommands(CLI::App& app, Context& ctx);
 void AddStatsCommand(CLI::App& app, Context& ctx);
 void AddEventsCommand(CLI::App& app, Context& ctx);
 void AddConfigCommands(CLI::App& app, Context& ctx);
+// `bgp status` and `host drain|undrain`.
+void AddBgpCommands(CLI::App& app, Context& ctx);
 void AddCompletionCommand(CLI::App& app, Context& ctx);
 
 }  // namespace xlb::xlbctl

@@ -48,6 +48,11 @@ void PrintEvent(std::ostream& out, const v1::Event& event) {
           << h.backend() << " is " << HealthChangeSummary(h) << "\n";
       break;
     }
+    case v1::Event::kVipAnnounced:
+      out << event.sequence() << "  " << EventTime(event.time())
+          << "  bgp     vip " << VipAnnouncedSummary(event.vip_announced())
+          << "\n";
+      break;
     case v1::Event::kEventsLost: {
       const v1::EventsLost& l = event.events_lost();
       if (l.first_available() > l.first_missing()) {

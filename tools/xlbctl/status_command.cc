@@ -74,7 +74,10 @@ void PrintStatus(Context& ctx, const Connection& connection,
   }
   out << "vips: " << s.vips_size() << ", backends: " << backends << " (" << up
       << " up, " << draining << " draining, " << down << " down)\n";
-  if (s.vips().empty()) return;
+  if (s.vips().empty()) {
+    PrintBgpStatus(out, s.bgp());
+    return;
+  }
   Table vips({"VIP", "INDEX", "RING", "FAIL-OPEN", "UP", "DRAINING", "DOWN",
               "LOST-ALL", "RING-DIGEST"});
   vips.AlignLeft(8);
@@ -100,6 +103,7 @@ void PrintStatus(Context& ctx, const Connection& connection,
     out << "warning: " << fail_open << " VIP" << (fail_open == 1 ? "" : "s")
         << " failed open: down backends get new flows\n";
   }
+  PrintBgpStatus(out, s.bgp());
 }
 
 // Several agents: one line each, then every VIP's ring digest side by
@@ -174,8 +178,10 @@ void AddStatusCommand(CLI::App& app, Context& ctx) {
 and XDP attach mode, program ids (for bpftool), whether it adopted maps
 pinned by an earlier run, each map's entries, capacity and memory, and per
 VIP whether it has a Maglev table and how many backends are up, draining or
-down, and its ring digest. Warnings at the end name VIPs that drop traffic
-or have failed open. -o json prints the GetStatusResponse.
+down, and its ring digest. Warnings name VIPs that drop traffic or have
+failed open. The BGP section last (as `xlbctl bgp status`): whether gobgpd
+is reached, the host drain, and per VIP whether its route is announced and
+why not. -o json prints the GetStatusResponse.
 
 With several --server: one line per agent, then every VIP's ring digest on
 each agent side by side. Agents with equal digests for a VIP send every new

@@ -152,6 +152,9 @@ void PrintVipDetails(std::ostream& out, const v1::Vip& vip,
       << "  syn limit:    " << SynRateLimit(s) << "\n"
       << "  min healthy:  " << absl::StrFormat("%g", s.min_healthy_fraction())
       << "\n"
+      << "  announce min: "
+      << (s.has_announce_min_healthy() ? s.announce_min_healthy() : 1u)
+      << " healthy backends (BGP)\n"
       << "  health check: " << HealthCheckSummary(s) << "\n";
   if (vip.backends().empty()) {
     out << "  backends:     none\n";
@@ -184,6 +187,44 @@ void PrintBackendHealthTable(std::ostream& out, const v1::VipStatus& status,
     return;
   }
   table.Print(out, indent);
+}
+
+void PrintBgpStatus(std::ostream& out, const v1::BgpStatus& bgp,
+                    const std::string& indent) {
+  if (!bgp.configured()) {
+    out << indent << "bgp: not configured (xlbd --bgp-api); host drained: "
+        << YesNo(bgp.host_drained()) << "\n";
+    return;
+  }
+  out << indent << "bgp\n"
+      << indent << "  gobgpd api:    " << bgp.api_address() << "\n"
+      << indent << "  reachable:     "
+      << (bgp.daemon_reachable() ? "yes" : "NO (retrying)") << "\n";
+  if (!bgp.last_error().empty()) {
+    out << indent << "  last error:    " << bgp.last_error() << "\n";
+  }
+  out << indent << "  host drained:  " << YesNo(bgp.host_drained()) << "\n"
+      << indent << "  next hop v4:   "
+      << (bgp.next_hop_v4().empty() ? "(none)" : bgp.next_hop_v4()) << "\n"
+      << indent << "  next hop v6:   "
+      << (bgp.next_hop_v6().empty() ? "(none)" : bgp.next_hop_v6()) << "\n"
+      << indent << "  paths added:   " << bgp.announcements()
+      << ", withdrawn: " << bgp.withdrawals() << "\n";
+  if (bgp.vips().empty()) return;
+  Table table({"VIP", "ANNOUNCED", "HEALTHY", "MIN", "REASON"});
+  for (const v1::BgpVipStatus& vip : bgp.vips()) {
+    table.AddRow({FormatVipKey(vip.key()), YesNo(vip.announced()),
+                  absl::StrCat(vip.healthy_backends()),
+                  absl::StrCat(vip.announce_min_healthy()), vip.reason()});
+  }
+  table.Print(out, indent + "  ");
+}
+
+std::string VipAnnouncedSummary(const v1::VipAnnounced& event) {
+  return absl::StrCat(FormatVipKey(event.vip()),
+                      event.announced()
+                          ? " announced"
+                          : absl::StrCat(" withdrawn: ", event.reason()));
 }
 
 }  // namespace xlb::xlbctl

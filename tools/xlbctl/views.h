@@ -46,6 +46,14 @@ void PrintVipDetails(std::ostream& out, const v1::Vip& vip,
 void PrintBackendHealthTable(std::ostream& out, const v1::VipStatus& status,
                              const std::string& indent = "");
 
+// The BGP section: daemon, drain, next hops, then VIP  ANNOUNCED  HEALTHY
+// MIN  REASON per VIP ("bgp: not configured" alone without --bgp-api).
+void PrintBgpStatus(std::ostream& out, const v1::BgpStatus& bgp,
+                    const std::string& indent = "");
+
+// "192.0.2.1:80/tcp announced" or "... withdrawn: host drained".
+std::string VipAnnouncedSummary(const v1::VipAnnounced& event);
+
 }  // namespace xlb::xlbctl
 
 #endif  // XLB_TOOLS_XLBCTL_VIEWS_H_

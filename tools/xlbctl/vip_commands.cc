@@ -21,12 +21,14 @@ struct SettingsFlags {
   bool echo_reply = false;
   uint32_t syn_rate_limit = 0;
   double min_healthy = 0;
+  uint32_t announce_min_healthy = 1;
   CLI::Option* hash_opt = nullptr;
   CLI::Option* ring_opt = nullptr;
   CLI::Option* seed_opt = nullptr;
   CLI::Option* echo_opt = nullptr;
   CLI::Option* syn_limit_opt = nullptr;
   CLI::Option* min_healthy_opt = nullptr;
+  CLI::Option* announce_opt = nullptr;
 
   void Register(CLI::App* command) {
     hash_opt = command
@@ -54,6 +56,10 @@ struct SettingsFlags {
         "--min-healthy", min_healthy,
         "Fail open: below this fraction (0..1) of healthy backends, send "
         "new flows to all of them (default 0: never)");
+    announce_opt = command->add_option(
+        "--announce-min-healthy", announce_min_healthy,
+        "With BGP (xlbd --bgp-api): announce the VIP's address only while "
+        "at least this many backends are healthy (default 1; 0: always)");
   }
 
   absl::Status ApplyTo(v1::VipSettings* settings) const {
@@ -71,13 +77,16 @@ struct SettingsFlags {
     if (min_healthy_opt->count() > 0) {
       settings->set_min_healthy_fraction(min_healthy);
     }
+    if (announce_opt->count() > 0) {
+      settings->set_announce_min_healthy(announce_min_healthy);
+    }
     return absl::OkStatus();
   }
 
   bool any() const {
     return hash_opt->count() + ring_opt->count() + seed_opt->count() +
                echo_opt->count() + syn_limit_opt->count() +
-               min_healthy_opt->count() >
+               min_healthy_opt->count() + announce_opt->count() >
            0;
   }
 };

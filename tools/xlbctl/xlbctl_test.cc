@@ -402,6 +402,34 @@ TEST_F(XlbctlTest, ConfigApplyRefusesAStaleGeneration) {
   EXPECT_EQ(Config().config().vips_size(), 1) << "nothing applied";
 }
 
+// Without --bgp-api the agent announces nothing, but the drain is still
+// recorded and every view says so.
+TEST_F(XlbctlTest, BgpStatusAndHostDrainWithoutBgp) {
+  Cli({"vip", "add", kVip, "-b", "198.51.100.1", "--announce-min-healthy",
+       "0"});
+  auto vip = ParseJson<v1::GetVipResponse>(
+      Cli({"vip", "show", kVip, "-o", "json"}).out);
+  EXPECT_EQ(vip.vip().settings().announce_min_healthy(), 0u);
+  EXPECT_THAT(Cli({"vip", "show", kVip}).out,
+              HasSubstr("announce min: 0 healthy backends (BGP)"));
+
+  EXPECT_EQ(Cli({"host", "drain"}).out, "host drained: VIP routes withdrawn\n");
+  EXPECT_EQ(Cli({"host", "drain"}).out, "host already drained\n");
+  EXPECT_EQ(Cli({"bgp", "status"}).out,
+            "bgp: not configured (xlbd --bgp-api); host drained: yes\n");
+  EXPECT_THAT(Cli({"status"}).out,
+              HasSubstr("bgp: not configured (xlbd --bgp-api)"));
+  auto bgp = ParseJson<v1::BgpStatus>(Cli({"bgp", "status", "-o", "json"}).out);
+  EXPECT_FALSE(bgp.configured());
+  EXPECT_TRUE(bgp.host_drained());
+  EXPECT_EQ(Cli({"host", "undrain"}).out,
+            "host undrained: qualifying VIPs announced\n");
+
+  CommandResult r = Cli(
+      {"vip", "update", kVip, "--announce-min-healthy", "70000"}, kExitInvalid);
+  EXPECT_THAT(r.err, HasSubstr("settings.announce_min_healthy: 70000"));
+}
+
 TEST_F(XlbctlTest, ErrorsCarryTheServersMessageAndExitCode) {
   // Unknown VIP.
   CommandResult r = Cli({"backend", "add", "192.0.2.99:80/tcp", "198.51.100.1"},

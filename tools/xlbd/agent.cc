@@ -15,6 +15,8 @@
 #include "lb/base/field_rules.h"
 #include "lb/base/log.h"
 #include "lb/base/private_dir.h"
+#include "lb/bgp/announcer.h"
+#include "lb/bgp/gobgp_client.h"
 #include "lb/model/model.h"
 #include "lb/state/state.h"
 
@@ -114,7 +116,44 @@ absl::Status ValidateAgentOptions(const AgentOptions& o) {
     return absl::InvalidArgumentError(
         "--tcp-idle-timeout / --udp-idle-timeout: must not be negative");
   }
+  if (!o.bgp_api.empty()) {
+    if (absl::Status s = bgp::ValidateApiAddress(o.bgp_api, "--bgp-api");
+        !s.ok()) {
+      return s;
+    }
+  } else if (!o.bgp_next_hop_v4.empty() || !o.bgp_next_hop_v6.empty()) {
+    return absl::InvalidArgumentError(
+        "--bgp-next-hop-v4 / --bgp-next-hop-v6: need --bgp-api (without it "
+        "nothing is announced)");
+  }
+  for (bool v6 : {false, true}) {
+    if (auto next_hop = BgpNextHop(o, v6); !next_hop.ok()) {
+      return next_hop.status();
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<IpAddress>> BgpNextHop(const AgentOptions& o,
+                                                    bool v6) {
+  const std::string& flag = v6 ? o.bgp_next_hop_v6 : o.bgp_next_hop_v4;
+  if (!flag.empty()) {
+    absl::StatusOr<IpAddress> address = IpAddress::Parse(flag);
+    if (!address.ok() || address->is_v4() == v6) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          v6 ? "--bgp-next-hop-v6" : "--bgp-next-hop-v4", ": \"", flag,
+          "\" is not an ", v6 ? "IPv6" : "IPv4", " address"));
+    }
+    return *address;
+  }
+  const std::string& source = v6 ? o.source_v6 : o.source_v4;
+  if (source.empty()) return std::nullopt;
+  absl::StatusOr<Prefix> prefix =
+      ParsePrefix(source, v6, v6 ? "--source-v6" : "--source-v4");
+  if (!prefix.ok()) return prefix.status();
+  // A source prefix spreads over its host bits: no one address to use.
+  if (prefix->length != (v6 ? 128u : 32u)) return std::nullopt;
+  return prefix->address;
 }
 
 absl::StatusOr<xlb_config> BuildDataplaneConfig(const AgentOptions& o) {
@@ -254,6 +293,29 @@ absl::Status RunAgent(const AgentOptions& o) {
              {"targets", sync->target_count()}});
   }
 
+  // Every change reaches the announcer through the controller; it talks to
+  // gobgpd on its own thread, so nothing here waits for the daemon.
+  agent::Controller* c = controller->get();
+  const absl::StatusOr<std::optional<IpAddress>> next_hop_v4 =
+      BgpNextHop(o, false);
+  const absl::StatusOr<std::optional<IpAddress>> next_hop_v6 =
+      BgpNextHop(o, true);
+  if (!next_hop_v4.ok()) return next_hop_v4.status();
+  if (!next_hop_v6.ok()) return next_hop_v6.status();
+  std::unique_ptr<bgp::Announcer> announcer = agent::StartAnnouncer(
+      c, bgp::AnnouncerOptions{.api_address = o.bgp_api,
+                               .dataplane_attached = !o.interface.empty(),
+                               .next_hop_v4 = *next_hop_v4,
+                               .next_hop_v6 = *next_hop_v6});
+  if (!o.bgp_api.empty()) {
+    LogInfo(
+        "bgp", "announcing VIPs through gobgpd",
+        {{"api", o.bgp_api},
+         {"next_hop_v4", *next_hop_v4 ? (*next_hop_v4)->ToString() : "none"},
+         {"next_hop_v6", *next_hop_v6 ? (*next_hop_v6)->ToString() : "none"},
+         {"host_drained", c->host_drained()}});
+  }
+
   api::RequestCounters counters;
   api::LoadBalancerService service(
       controller->get(), dataplane->get(),
@@ -267,18 +329,17 @@ absl::Status RunAgent(const AgentOptions& o) {
                      .pin_dir = o.bpffs_dir,
                      .adopted_pinned_maps = adopting,
                      .start_time = start},
-      &counters, o.max_event_watchers);
+      &counters, o.max_event_watchers, announcer.get());
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server =
       api::ApiServer::Start(o.listeners, {&service});
   if (!server.ok()) return server.status();
 
   std::unique_ptr<api::MetricsServer> metrics;
   if (!o.metrics_address.empty()) {
-    agent::Controller* c = controller->get();
     absl::StatusOr<std::unique_ptr<api::MetricsServer>> started =
         api::MetricsServer::Start(
-            o.metrics_address,
-            [&service, &counters, c, sync = health.get(), start] {
+            o.metrics_address, [&service, &counters, c, sync = health.get(),
+                                a = announcer.get(), start] {
               absl::StatusOr<v1::GetStatsResponse> stats = service.Stats();
               api::MetricsSnapshot snapshot{
                   .stats = stats.ok() ? &*stats : nullptr,
@@ -289,6 +350,7 @@ absl::Status RunAgent(const AgentOptions& o) {
                           ? sync->probe_counts()
                           : std::vector<agent::HealthSync::ProbeCounts>(),
                   .requests = counters.Snapshot(),
+                  .bgp = a->Status(),
                   .generation = c->generation(),
                   .uptime_seconds = absl::ToDoubleSeconds(absl::Now() - start)};
               return api::RenderMetrics(snapshot);
@@ -312,6 +374,10 @@ absl::Status RunAgent(const AgentOptions& o) {
   (*server)->Shutdown();
   (*controller)->SetConfigChangeHook(nullptr);
   metrics.reset();  // its renderer reads the health checker's counters
+  // Stopping withdraws nothing: the data plane keeps forwarding, so the
+  // routes stay (a restart reconciles them).
+  (*controller)->SetServingObserver(nullptr);
+  announcer.reset();
   health.reset();
   return absl::OkStatus();
 }

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "api/server.h"
 #include "api/service.h"
+#include "lb/base/ip_address.h"
 #include "lb/dataplane/dataplane.h"
 #include "lb/health/target.h"
 #include "tools/xlbd/host_network.h"
@@ -43,6 +44,14 @@ struct AgentOptions {
       health::ProbeMode::kTunnelled;
   // CA bundle for HTTPS checks with https_verify; empty: the system store.
   std::string health_ca_file;
+  // gobgpd's gRPC API ("127.0.0.1:50051", loopback only); empty: no BGP
+  // announcement.
+  std::string bgp_api;
+  // Next hops of the announced /32 and /128 routes. Empty: the address of
+  // --source-v4 / --source-v6 when that is a single address (no next hop
+  // otherwise: that family's VIPs are not announced).
+  std::string bgp_next_hop_v4;
+  std::string bgp_next_hop_v6;
 };
 
 // Checks what can be checked without touching the system. InvalidArgument
@@ -52,6 +61,11 @@ absl::Status ValidateAgentOptions(const AgentOptions& options);
 // The config map's entry: outer addresses, MACs, MTU, timeouts, seed.
 // Reads the interface's MAC and MTU and resolves the gateway when needed.
 absl::StatusOr<xlb_config> BuildDataplaneConfig(const AgentOptions& options);
+
+// The next hop of one family's routes: the flag's address, else the
+// source's when it is a single address; nullopt when neither.
+absl::StatusOr<std::optional<IpAddress>> BgpNextHop(const AgentOptions& options,
+                                                    bool v6);
 
 // Runs until SIGTERM or SIGINT (blocked by the caller). Errors at start
 // (corrupt state file, unusable interface, ...) return before serving.

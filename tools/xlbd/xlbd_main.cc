@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "lb/base/field_rules.h"
 #include "lb/base/log.h"
+#include "lb/bgp/gobgp_client.h"
 #include "lb/dataplane/dataplane.h"
 #include "tools/xlbd/agent.h"
 
@@ -97,10 +98,24 @@ ABSL_FLAG(std::string, health_ca_file, "",
           "PEM CA bundle that HTTPS health checks with https_verify trust "
           "(default: the system's CA store).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, bgp_api, "",
+          "gobgpd's gRPC API, 127.0.0.1:PORT or [::1]:PORT (loopback only). "
+          "xlbd then announces each VIP's address (/32, /128) through it "
+          "while the VIP has announce_min_healthy healthy backends and the "
+          "host is not drained, and withdraws it otherwise. gobgpd may be "
+          "absent: xlbd forwards anyway, retries and announces once it "
+          "answers. Empty: no BGP announcement.");
+ABSL_FLAG(std::string, bgp_next_hop_v4, "",
+          "Next hop of announced IPv4 routes (the host's address toward the "
+          "router). Empty: the --source-v4 address when it is a single "
+          "address; otherwise IPv4 VIPs are not announced.");
+ABSL_FLAG(std::string, bgp_next_hop_v6, "",
+          "The same for IPv6 routes and --source-v6.");
 ABSL_FLAG(bool, remove, false,
-          "Remove the data plane: detach from --interface and delete every "
-          "pin under --bpffs-dir, then exit. Traffic to VIPs stops. (Stopping "
-          "xlbd never does this.)");
+          "Remove the data plane: withdraw every route xlbd announced through "
+          "--bgp-api (when given), then detach from --interface and delete "
+          "every pin under --bpffs-dir, and exit. Traffic to VIPs stops. "
+          "(Stopping xlbd never does this.)");
 
 namespace {
 
@@ -123,7 +138,7 @@ int main(int argc, char** argv) {
       "the xlb agent: owns the XDP load balancer's BPF programs and maps, "
       "serves the xlb.v1 gRPC API and Prometheus metrics.\n\n"
       "  xlbd --interface=eth0 --source-v4=198.51.100.10/32 [flags]\n"
-      "  xlbd --remove --interface=eth0\n\n"
+      "  xlbd --remove --interface=eth0 [--bgp-api=127.0.0.1:50051]\n\n"
       "Flags may be spelled with dashes or underscores (--attach-mode, "
       "--attach_mode).");
   // Signals are taken with sigwait; every thread inherits the mask.
@@ -168,6 +183,29 @@ int main(int argc, char** argv) {
         return Fail(absl::InvalidArgumentError(
             absl::StrCat("--interface: ", s.message())));
       }
+    }
+    // Withdraw first, so the router stops sending traffic before the data
+    // plane that serves it goes away.
+    if (const std::string api = absl::GetFlag(FLAGS_bgp_api); !api.empty()) {
+      if (absl::Status s = xlb::bgp::ValidateApiAddress(api, "--bgp-api");
+          !s.ok()) {
+        return Fail(s);
+      }
+      bool reached = false;
+      size_t withdrawn = 0;
+      if (absl::Status s = xlb::bgp::WithdrawOwnRoutes(api, absl::Seconds(5),
+                                                       &reached, &withdrawn);
+          !s.ok()) {
+        return Fail(absl::Status(
+            s.code(), absl::StrCat("--remove: withdrawing the VIP routes "
+                                   "from gobgpd failed, the data plane was "
+                                   "left in place: ",
+                                   s.message())));
+      }
+      xlb::LogInfo("bgp",
+                   reached ? "withdrew the VIP routes"
+                           : "gobgpd not running: no route to withdraw",
+                   {{"api", api}, {"withdrawn", withdrawn}});
     }
     if (absl::Status s = xlb::Dataplane::Remove(o.bpffs_dir, o.interface);
         !s.ok()) {
@@ -218,6 +256,9 @@ int main(int argc, char** argv) {
   o.event_buffer = absl::GetFlag(FLAGS_event_buffer);
   o.max_event_watchers = absl::GetFlag(FLAGS_max_event_watchers);
   o.health_ca_file = absl::GetFlag(FLAGS_health_ca_file);
+  o.bgp_api = absl::GetFlag(FLAGS_bgp_api);
+  o.bgp_next_hop_v4 = absl::GetFlag(FLAGS_bgp_next_hop_v4);
+  o.bgp_next_hop_v6 = absl::GetFlag(FLAGS_bgp_next_hop_v6);
   const std::string probe_mode = absl::GetFlag(FLAGS_health_probe_mode);
   if (probe_mode == "tunnelled") {
     o.health_probe_mode = xlb::health::ProbeMode::kTunnelled;

@@ -28,6 +28,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "lb/agent/testing/requests.h"
+#include "lb/bgp/testing/gobgpd.h"
 #include "lb/dataplane/dataplane.h"
 #include "lb/model/model_config.h"
 #include "lb/testing/netns.h"
@@ -122,7 +123,7 @@ class XlbdTest : public ::testing::Test {
 
   // Starts xlbd and waits until it answers.
   void Start() {
-    pid_ = Spawn();
+    pid_ = Spawn(extra_args_);
     ASSERT_NE(pid_, 0);
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -227,6 +228,26 @@ class XlbdTest : public ::testing::Test {
     return live;
   }
 
+  // GET /metrics from inside the namespace: the response, headers included.
+  std::string Metrics() {
+    std::string body;
+    xlb::testing::ScopedNetns::Enter enter(*ns_);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{.sin_family = AF_INET,
+                     .sin_port = htons(static_cast<uint16_t>(metrics_port_))};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string request =
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    EXPECT_EQ(write(fd, request.data(), request.size()),
+              static_cast<ssize_t>(request.size()));
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof(buffer))) > 0) body.append(buffer, n);
+    close(fd);
+    return body;
+  }
+
   const v1::VipKey web_ = Key("192.0.2.1", 80);
   std::unique_ptr<xlb::testing::ScopedNetns> ns_;
   std::string pin_dir_;
@@ -234,6 +255,7 @@ class XlbdTest : public ::testing::Test {
   std::string socket_path_;
   std::string state_path_;
   int metrics_port_ = 0;
+  std::vector<std::string> extra_args_;  // Start()'s flags beyond Spawn's
   pid_t pid_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::LoadBalancer::Stub> stub_;
@@ -503,23 +525,7 @@ TEST_F(XlbdTest, RemoveDetachesAndDeletesThePins) {
 TEST_F(XlbdTest, MetricsEndpointServesPrometheusText) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_TRUE(Create(Vip(web_, {"198.51.100.1"})).ok());
-  std::string body;
-  {
-    xlb::testing::ScopedNetns::Enter enter(*ns_);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{.sin_family = AF_INET,
-                     .sin_port = htons(static_cast<uint16_t>(metrics_port_))};
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    const std::string request =
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    ASSERT_EQ(write(fd, request.data(), request.size()),
-              static_cast<ssize_t>(request.size()));
-    char buffer[4096];
-    ssize_t n;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0) body.append(buffer, n);
-    close(fd);
-  }
+  const std::string body = Metrics();
   EXPECT_THAT(body, HasSubstr("HTTP/1.1 200 OK")) << ReadFile(log_path());
   EXPECT_THAT(body, HasSubstr("xlb_packets_total{reason=\"drop_no_backend\"}"));
   EXPECT_THAT(body,
@@ -623,6 +629,154 @@ TEST_F(XlbdTest, BadFlagsAreAClearErrorAndNonZeroExit) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << bad[0];
     EXPECT_FALSE(ReadFile(log_path()).empty()) << bad[0];
   }
+}
+
+// BGP announcement through a real gobgpd beside xlbd in its namespace (API
+// on the namespace's loopback, no peers: the test reads gobgpd's RIB).
+class XlbdBgpTest : public XlbdTest {
+ protected:
+  void SetUp() override {
+    XlbdTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    gobgpd_ = std::make_unique<bgp::testing::Gobgpd>(
+        bgp::testing::Gobgpd::Options{.api_port = 50051, .netns = ns_->name()});
+  }
+  void TearDown() override {
+    gobgpd_.reset();
+    XlbdTest::TearDown();
+  }
+
+  void StartWithBgp() {
+    extra_args_ = {"--bgp-api=127.0.0.1:50051"};
+    Start();
+  }
+
+  grpc::Status Drain(bool drained) {
+    grpc::ClientContext context;
+    v1::SetHostDrainRequest request;
+    request.set_drained(drained);
+    v1::SetHostDrainResponse response;
+    return stub_->SetHostDrain(&context, request, &response);
+  }
+
+  bool RibIs(const std::map<std::string, std::string>& expected) {
+    const bool equal =
+        bgp::testing::WaitFor([&] { return gobgpd_->Rib() == expected; });
+    EXPECT_TRUE(equal) << "gobgpd holds " << gobgpd_->Rib().size()
+                       << " prefixes; xlbd log:\n"
+                       << ReadFile(log_path());
+    return equal;
+  }
+
+  const std::map<std::string, std::string> kAnnounced = {
+      {"192.0.2.1/32", "10.9.0.1"}};
+  std::unique_ptr<bgp::testing::Gobgpd> gobgpd_;
+};
+
+TEST_F(XlbdBgpTest, BadBgpFlagsAreRefusedNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string error;
+  };
+  const std::string not_loopback =
+      "\" is not 127.0.0.1:PORT or [::1]:PORT (gobgpd's API takes "
+      "unauthenticated changes, so it must listen on loopback only)";
+  for (const Case& c : {
+           Case{{"--bgp-api=192.0.2.1:50051"},
+                "--bgp-api: \"192.0.2.1:50051" + not_loopback},
+           Case{{"--bgp-api=127.0.0.1"},
+                "--bgp-api: \"127.0.0.1" + not_loopback},
+           Case{{"--bgp-next-hop-v4=10.9.0.1"},
+                "--bgp-next-hop-v4 / --bgp-next-hop-v6: need --bgp-api "
+                "(without it nothing is announced)"},
+           Case{{"--bgp-api=127.0.0.1:50051", "--bgp-next-hop-v6=10.9.0.1"},
+                "--bgp-next-hop-v6: \"10.9.0.1\" is not an IPv6 address"},
+       }) {
+    std::filesystem::remove(log_path());
+    pid_t pid = Spawn(c.flags);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << c.error;
+    EXPECT_THAT(ReadFile(log_path()), HasSubstr("xlbd: error: " + c.error));
+  }
+}
+
+TEST_F(XlbdBgpTest, AnnouncesFollowsTheDrainAndKeepsRoutesOverKillNine) {
+  ASSERT_TRUE(gobgpd_->Start());
+  ASSERT_NO_FATAL_FAILURE(StartWithBgp());
+  ASSERT_TRUE(Create(Vip(web_, {"198.51.100.1"})).ok());
+  ASSERT_TRUE(RibIs(kAnnounced));  // next hop: the --source-v4 address
+  ASSERT_TRUE(bgp::testing::WaitFor(
+      [&] { return Status().bgp().vips(0).announced(); }));
+  v1::BgpStatus bgp = Status().bgp();
+  EXPECT_TRUE(bgp.configured());
+  EXPECT_TRUE(bgp.daemon_reachable());
+  EXPECT_EQ(bgp.api_address(), "127.0.0.1:50051");
+  EXPECT_EQ(bgp.next_hop_v4(), "10.9.0.1");
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("\nxlb_bgp_daemon_up 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nxlb_bgp_announced_vips 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nxlb_bgp_announcements_total 1\n"));
+
+  // Drained: withdrawn, and still drained after a restart.
+  ASSERT_TRUE(Drain(true).ok());
+  ASSERT_TRUE(RibIs({}));
+  Kill(SIGTERM);
+  ASSERT_NO_FATAL_FAILURE(StartWithBgp());
+  ASSERT_TRUE(
+      bgp::testing::WaitFor([&] { return Status().bgp().daemon_reachable(); }));
+  bgp = Status().bgp();
+  EXPECT_TRUE(bgp.host_drained());
+  EXPECT_EQ(bgp.vips(0).reason(), "host drained");
+  EXPECT_EQ(gobgpd_->Rib(), (std::map<std::string, std::string>{}));
+  ASSERT_TRUE(Drain(false).ok());
+  ASSERT_TRUE(RibIs(kAnnounced));
+
+  // kill -9 withdraws nothing; the next start reconciles: a stale path of
+  // its own goes, the operator's path stays.
+  Kill(SIGKILL);
+  EXPECT_EQ(gobgpd_->Rib(), kAnnounced);
+  ASSERT_TRUE(gobgpd_->AddPath("192.0.2.99", "10.9.0.1", true));
+  ASSERT_TRUE(gobgpd_->AddPath("203.0.113.9", "10.9.0.7", false));
+  ASSERT_NO_FATAL_FAILURE(StartWithBgp());
+  ASSERT_TRUE(
+      RibIs({{"192.0.2.1/32", "10.9.0.1"}, {"203.0.113.9/32", "10.9.0.7"}}));
+}
+
+TEST_F(XlbdBgpTest, StartsAndForwardsWithoutGobgpdThenAnnouncesWhenItAppears) {
+  ASSERT_NO_FATAL_FAILURE(StartWithBgp());
+  ASSERT_TRUE(XdpAttached());
+  ASSERT_TRUE(Create(Vip(web_, {"198.51.100.1"})).ok());
+  ASSERT_TRUE(bgp::testing::WaitFor(
+      [&] { return !Status().bgp().last_error().empty(); }));
+  const v1::BgpStatus bgp = Status().bgp();
+  EXPECT_FALSE(bgp.daemon_reachable());
+  EXPECT_THAT(bgp.last_error(), HasSubstr("127.0.0.1:50051"));
+  EXPECT_FALSE(bgp.vips(0).announced());
+  EXPECT_EQ(bgp.vips(0).reason(), "BGP daemon unreachable");
+  EXPECT_THAT(Metrics(), HasSubstr("\nxlb_bgp_daemon_up 0\n"));
+
+  ASSERT_TRUE(gobgpd_->Start());
+  ASSERT_TRUE(RibIs(kAnnounced));
+}
+
+TEST_F(XlbdBgpTest, RemoveWithdrawsBeforeRemovingTheDataPlane) {
+  ASSERT_TRUE(gobgpd_->Start());
+  ASSERT_NO_FATAL_FAILURE(StartWithBgp());
+  ASSERT_TRUE(Create(Vip(web_, {"198.51.100.1"})).ok());
+  ASSERT_TRUE(RibIs(kAnnounced));
+  ASSERT_TRUE(gobgpd_->AddPath("203.0.113.9", "10.9.0.7", false));
+  Kill(SIGTERM);
+  EXPECT_EQ(gobgpd_->Rib().size(), 2u);  // stopping withdraws nothing
+  pid_t pid = Spawn({"--remove", "--bgp-api=127.0.0.1:50051"});
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << ReadFile(log_path());
+  EXPECT_EQ(
+      gobgpd_->Rib(),
+      (std::map<std::string, std::string>{{"203.0.113.9/32", "10.9.0.7"}}));
+  EXPECT_FALSE(XdpAttached());
+  EXPECT_FALSE(std::filesystem::exists(pin_dir_));
 }
 
 }  // namespace
